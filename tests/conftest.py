@@ -1,0 +1,13 @@
+"""Make the clone importable as ansible_collections.localllm.workstation.
+
+The repository's collections/ folder holds a link back to the repository root,
+so Python code in plugins/ imports exactly as it does once installed.
+"""
+
+import os
+import sys
+
+_COLLECTIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "collections")
+if _COLLECTIONS not in sys.path:
+    sys.path.insert(0, _COLLECTIONS)
