@@ -232,13 +232,13 @@ class OllamaClient:
     """Ollama's HTTP API at ``base_url``."""
 
     def __init__(self, base_url=DEFAULT_HOST, timeout=3600, connect_timeout=10, retries=0,
-                 retry_delay=2.0, sleep=time.sleep, validate_certs=True):
+                 retry_delay=2.0, sleep=None, validate_certs=True):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.attempts = int(retries) + 1
         self.retry_delay = retry_delay
-        self.sleep = sleep
+        self.sleep = sleep or time.sleep
         self._request = Request(use_proxy=False, timeout=timeout, validate_certs=validate_certs,
                                 follow_redirects="none", decompress=False, use_netrc=False)
         parts = urlsplit(self.base_url)
@@ -368,6 +368,39 @@ class OllamaClient:
         except OllamaError:
             return None
         return True
+
+
+# -- /api/show ------------------------------------------------------------
+def _scalar(text):
+    """A parameter value from one /api/show line (Go's %#v or %v of it)."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text[1:-1]
+    return text
+
+
+def parse_show_parameters(text):
+    """``"num_ctx   4096\\nstop   \\"a\\""`` -> ``{"num_ctx": "4096", "stop": "a"}``.
+
+    Repeated keys (such as stop) become lists.
+    """
+    result = {}
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        key, dummy, value = line.partition(" ")
+        value = _scalar(value)
+        if key in result:
+            if not isinstance(result[key], list):
+                result[key] = [result[key]]
+            result[key].append(value)
+        else:
+            result[key] = value
+    return result
 
 
 # -- registries ----------------------------------------------------------
