@@ -8,6 +8,7 @@ import stat
 import pytest
 
 from ansible.module_utils import basic
+from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.localllm.workstation.plugins.modules import gpu_info
@@ -48,6 +49,10 @@ def run_module(monkeypatch, capsys, args):
     payload = json.dumps({'ANSIBLE_MODULE_ARGS': args})
     monkeypatch.setattr(basic, '_ANSIBLE_ARGS', to_bytes(payload))
     monkeypatch.setattr(basic, '_ANSIBLE_PROFILE', 'legacy')
+    # Warnings are collected process-wide; start each run with none.
+    for name in ('_global_warnings', '_global_deprecations'):
+        if isinstance(getattr(ansible_warnings, name, None), dict):
+            monkeypatch.setattr(ansible_warnings, name, {})
     with pytest.raises(SystemExit) as exit_info:
         gpu_info.main()
     out = capsys.readouterr().out
@@ -296,3 +301,31 @@ def test_intel_mac_is_cpu(monkeypatch, capsys):
     monkeypatch.setattr(gpu_info.platform, 'machine', lambda: 'x86_64')
     code, result = run_module(monkeypatch, capsys, {})
     assert result['gpus'] == [] and result['accelerator'] == 'cpu'
+
+
+class _SpecCaptured(Exception):
+    pass
+
+
+def test_documentation_equals_argument_spec(monkeypatch):
+    import yaml
+
+    captured = {}
+
+    def capture(argument_spec, **kwargs):
+        captured.update(argument_spec)
+        raise _SpecCaptured()
+
+    monkeypatch.setattr(gpu_info, 'AnsibleModule', capture)
+    with pytest.raises(_SpecCaptured):
+        gpu_info.main()
+    documented = yaml.safe_load(gpu_info.DOCUMENTATION)['options']
+    assert sorted(documented) == sorted(captured)
+    for name, spec in captured.items():
+        doc = documented[name]
+        assert doc.get('type', 'str') == spec.get('type', 'str'), name
+        assert doc.get('default') == spec.get('default'), name
+        assert doc.get('choices') == spec.get('choices'), name
+        assert doc.get('elements') == spec.get('elements'), name
+        assert doc.get('aliases') == spec.get('aliases'), name
+        assert doc.get('required', False) == spec.get('required', False), name
