@@ -153,6 +153,18 @@ def test_mixed_host_with_nvidia_smi(monkeypatch, capsys, tmp_path, linux, dev_tr
                                                   str(dev_tree / 'dri' / 'renderD128')]
 
 
+def test_nvidia_rows_without_bus_id_match_cards_in_pci_order(monkeypatch, capsys, tmp_path,
+                                                             linux, dev_tree):
+    accounts(monkeypatch, dev_tree, in_group=True)
+    smi, dummy = fake_tool(tmp_path, 'nvidia-smi', ('nvidia-smi', 'one-gpu.csv'))
+    code, result = run_module(monkeypatch, capsys,
+                              base_args(tmp_path, dev_tree, nvidia_smi=smi))
+    nvidia = [g for g in result['gpus'] if g['vendor'] == 'nvidia']
+    assert len(nvidia) == 1
+    assert nvidia[0]['pci_slot'] == '0000:01:00.0'
+    assert nvidia[0]['memory_free_bytes'] == 23090 * MIB
+
+
 def test_missing_nvidia_smi_leaves_memory_unknown(monkeypatch, capsys, tmp_path, linux,
                                                   dev_tree):
     accounts(monkeypatch, dev_tree, in_group=True)
