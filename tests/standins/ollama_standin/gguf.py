@@ -179,13 +179,13 @@ def read_gguf_file(path, limit=1 << 20):
 
 
 def human_number(n):
-    """Ollama's format.HumanNumber: 8030261248 -> 8.0B, 1100048384 -> 1.1B."""
-    for limit, suffix in ((10 ** 12, "T"), (10 ** 9, "B"), (10 ** 6, "M"), (10 ** 3, "K")):
-        if n >= limit:
-            number = n / limit
-            if suffix in ("T", "K"):
-                return "%.0f%s" % (number, suffix)
-            if number == int(number):
-                return "%.0f%s" % (number, suffix)
-            return "%.1f%s" % (number, suffix)
+    """Ollama's format.HumanNumber: 8030261248 -> 8.0B, 494032768 -> 494.03M, 7e9 -> 7B."""
+    if n >= 10 ** 9:
+        number = n / 10 ** 9
+        return "%.0fB" % number if number == int(number) else "%.1fB" % number
+    if n >= 10 ** 6:
+        number = n / 10 ** 6
+        return "%.0fM" % number if number == int(number) else "%.2fM" % number
+    if n >= 10 ** 3:
+        return "%.0fK" % (n / 10 ** 3)
     return str(n)
