@@ -113,7 +113,7 @@ attributes:
       pull, create or delete.
   diff_mode:
     support: full
-    description: Shows the sorted list of model names before and after.
+    description: Shows the sorted model names, one a line, before and after.
 notes:
   - No Python package beyond the standard library is needed on the target.
   - For O(state=latest) the target itself fetches the manifest from the model's
@@ -227,10 +227,12 @@ differences:
   elements: str
   sample: ["parameters: num_ctx 4096 -> 8192"]
 diff:
-  description: Sorted lists of the server's model names before and after.
+  description: The server's model names, sorted, one a line, before and after.
   returned: when diff mode is on
   type: dict
-  sample: {"before": ["mistral:7b"], "after": ["llama3.2:latest", "mistral:7b"]}
+  sample: {"before": "mistral:7b\n", "after": "llama3.2:latest\nmistral:7b\n",
+           "before_header": "models on http://127.0.0.1:11434",
+           "after_header": "models on http://127.0.0.1:11434"}
 """
 
 import os
@@ -402,8 +404,12 @@ class ModelTask:
             differences=self.differences,
         )
         if self.module._diff:
-            result["diff"] = {"before": model_names(models_before),
-                              "after": sorted(models_after)}
+            result["diff"] = {
+                "before": "".join(n + "\n" for n in model_names(models_before)),
+                "after": "".join(n + "\n" for n in sorted(models_after)),
+                "before_header": "models on %s" % self.client.base_url,
+                "after_header": "models on %s" % self.client.base_url,
+            }
         return result
 
     def remote_digest(self, name):

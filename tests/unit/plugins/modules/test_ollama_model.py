@@ -38,6 +38,7 @@ def fake():
 @pytest.fixture
 def run(capsys):
     def runner(module, args, check=False, diff=False):
+        """Run a module; a diff comes back as lists of names for easy comparison."""
         args = dict(args)
         if check:
             args["_ansible_check_mode"] = True
@@ -46,7 +47,15 @@ def run(capsys):
         with patch_module_args(args):
             with pytest.raises(SystemExit):
                 module.main()
-        return json.loads(capsys.readouterr().out)
+        result = json.loads(capsys.readouterr().out)
+        if "diff" in result:
+            assert result["diff"].pop("before_header").startswith("models on http://127.0.0.1:")
+            assert result["diff"].pop("after_header").startswith("models on http://127.0.0.1:")
+            for side in ("before", "after"):
+                text = result["diff"][side]
+                assert text == "" or text.endswith("\n")
+                result["diff"][side] = text.splitlines()
+        return result
     return runner
 
 
