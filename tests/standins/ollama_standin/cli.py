@@ -8,6 +8,7 @@ import datetime
 import glob
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -120,12 +121,13 @@ def human_time(when, now=None, future=False):
 
 def _parse_time(text):
     t = text.replace("Z", "+00:00")
-    if "." in t:
-        head, rest = t.split(".", 1)
-        digits = "".join(c for c in rest if c.isdigit())
-        zone = rest[len(digits):]
-        t = head + "." + (digits + "000000")[:6] + zone
-    return datetime.datetime.fromisoformat(t)
+    m = re.match(r"(.*?T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$", t)
+    if m:
+        t = m.group(1) + ("." + (m.group(2) + "000000")[:6] if m.group(2) else "") + m.group(3)
+    when = datetime.datetime.fromisoformat(t)
+    if when.tzinfo is None:
+        when = when.astimezone()
+    return when
 
 
 def _table(rows):
