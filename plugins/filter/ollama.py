@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import shlex
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.localllm.workstation.plugins.module_utils.ollama_settings import (
@@ -35,13 +37,16 @@ def ollama_server_config(log_text):
         raise AnsibleFilterError(str(exc))
 
 
-def environ_dict(data):
-    """Parse the NUL-separated contents of /proc/<pid>/environ."""
+def systemd_environment(value):
+    """Parse the value of ``systemctl show --property=Environment`` into a dict.
+
+    systemctl separates assignments by spaces and quotes those that hold one.
+    """
     result = {}
-    for entry in str(data).split("\0"):
-        name, sep, value = entry.partition("=")
+    for entry in shlex.split(str(value)):
+        name, sep, item = entry.partition("=")
         if sep:
-            result[name] = value
+            result[name] = item
     return result
 
 
@@ -56,6 +61,6 @@ class FilterModule(object):
             "ollama_environment": ollama_environment,
             "ollama_server_config": ollama_server_config,
             "systemd_quote": systemd_quote,
-            "environ_dict": environ_dict,
+            "systemd_environment": systemd_environment,
             "ollama_env_mismatches": ollama_env_mismatches,
         }
