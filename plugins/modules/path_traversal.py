@@ -71,34 +71,12 @@ checked:
   elements: str
 """
 
-import grp
 import os
-import pwd
-import stat
 
 from ansible.module_utils.basic import AnsibleModule
-
-
-def _identity(user, extra_groups):
-    try:
-        entry = pwd.getpwnam(user)
-        uid, gids = entry.pw_uid, {entry.pw_gid}
-    except KeyError:
-        uid, gids = None, set()
-    for group in grp.getgrall():
-        if user in group.gr_mem or group.gr_name in extra_groups:
-            gids.add(group.gr_gid)
-    return uid, gids
-
-
-def can_enter(st, uid, gids):
-    if uid == 0:
-        return True
-    if uid is not None and st.st_uid == uid:
-        return bool(st.st_mode & stat.S_IXUSR)
-    if st.st_gid in gids:
-        return bool(st.st_mode & stat.S_IXGRP)
-    return bool(st.st_mode & stat.S_IXOTH)
+from ansible_collections.localllm.workstation.plugins.module_utils.paths import (
+    first_blocking_parent,
+)
 
 
 def main():
@@ -114,37 +92,15 @@ def main():
     path = module.params["path"]
     if not os.path.isabs(path):
         module.fail_json(msg="path %r is relative: give an absolute path." % path)
-    uid, gids = _identity(module.params["user"], set(module.params["groups"]))
-
-    parts = os.path.normpath(path).split(os.sep)[1:]
-    folders = ["/"] + ["/" + "/".join(parts[:i]) for i in range(1, len(parts))]
-    checked = []
-    for folder in folders:
-        try:
-            st = os.stat(folder)
-        except FileNotFoundError:
-            break
-        if not stat.S_ISDIR(st.st_mode):
-            module.fail_json(msg="%s is not a folder, so %s cannot be created under it."
-                             % (folder, path), traversable=False, blocking=folder,
-                             checked=checked)
-        checked.append(folder)
-        if can_enter(st, uid, gids):
-            continue
-        try:
-            owner = pwd.getpwuid(st.st_uid).pw_name
-        except KeyError:
-            owner = str(st.st_uid)
-        msg = ("The user %s cannot enter %s (mode %04o, owner %s), a parent of %s. A service "
-               "running as %s would fail with 'permission denied'. Choose a folder outside "
-               "%s, or let the user through (chmod o+x %s)."
-               % (module.params["user"], folder, stat.S_IMODE(st.st_mode), owner, path,
-                  module.params["user"], folder, folder))
-        if module.params["fail_on_blocked"]:
-            module.fail_json(msg=msg, traversable=False, blocking=folder, checked=checked)
-        module.exit_json(changed=False, traversable=False, blocking=folder, checked=checked,
-                         msg=msg)
-    module.exit_json(changed=False, traversable=True, blocking=None, checked=checked)
+    blocking, msg, checked = first_blocking_parent(path, module.params["user"],
+                                                   module.params["groups"])
+    result = dict(changed=False, traversable=blocking is None, blocking=blocking,
+                  checked=checked)
+    if blocking and module.params["fail_on_blocked"]:
+        module.fail_json(msg=msg, **result)
+    if msg:
+        result["msg"] = msg
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":
