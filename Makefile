@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help venv images standins demo demo-report demo-down test lint unit molecule \
+.PHONY: help deps venv images standins demo demo-report demo-down test lint unit molecule \
 	readmes build benchmark clean
 
 help:
@@ -16,14 +16,17 @@ help:
 	@echo "make test        lint, unit tests, stand-in tests and every molecule scenario"
 	@echo "make lint | unit | molecule [SCENARIOS='ollama'] | benchmark | build | readmes"
 
+deps:
+	tests/tools/install-deps.sh
+
 $(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
-venv: $(VENV)/.installed
+venv: deps $(VENV)/.installed
 
-images:
+images: deps
 	tests/images/podman-host-setup.sh
 	tests/images/build.sh bookworm trixie
 
