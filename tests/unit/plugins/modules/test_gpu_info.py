@@ -314,30 +314,3 @@ def test_intel_mac_is_cpu(monkeypatch, capsys):
     code, result = run_module(monkeypatch, capsys, {})
     assert result['gpus'] == [] and result['accelerator'] == 'cpu'
 
-
-class _SpecCaptured(Exception):
-    pass
-
-
-def test_documentation_equals_argument_spec(monkeypatch):
-    import yaml
-
-    captured = {}
-
-    def capture(argument_spec, **kwargs):
-        captured.update(argument_spec)
-        raise _SpecCaptured()
-
-    monkeypatch.setattr(gpu_info, 'AnsibleModule', capture)
-    with pytest.raises(_SpecCaptured):
-        gpu_info.main()
-    documented = yaml.safe_load(gpu_info.DOCUMENTATION)['options']
-    assert sorted(documented) == sorted(captured)
-    for name, spec in captured.items():
-        doc = documented[name]
-        assert doc.get('type', 'str') == spec.get('type', 'str'), name
-        assert doc.get('default') == spec.get('default'), name
-        assert doc.get('choices') == spec.get('choices'), name
-        assert doc.get('elements') == spec.get('elements'), name
-        assert doc.get('aliases') == spec.get('aliases'), name
-        assert doc.get('required', False) == spec.get('required', False), name

@@ -63,41 +63,6 @@ def registry_name(fake, repository="team/m", tag="v1"):
     return "%s/%s:%s" % (fake.registry_host, repository, tag)
 
 
-# -- documentation ------------------------------------------------------------
-def _spec_from_docs(module):
-    return yaml.safe_load(module.DOCUMENTATION)["options"]
-
-
-@pytest.mark.parametrize("module,spec", [
-    (ollama_model, ollama_model.argument_spec()),
-    (ollama_model_info, None),
-])
-def test_documentation_equals_argument_spec(module, spec, monkeypatch):
-    if spec is None:
-        captured = {}
-
-        class Stop(Exception):
-            pass
-
-        def fake_init(self, argument_spec, **kwargs):
-            captured.update(argument_spec)
-            raise Stop()
-
-        monkeypatch.setattr(module.AnsibleModule, "__init__", fake_init)
-        with pytest.raises(Stop):
-            module.main()
-        spec = captured
-    docs = _spec_from_docs(module)
-    assert sorted(docs) == sorted(spec)
-    for option, rules in spec.items():
-        doc = docs[option]
-        assert doc.get("type", "str") == rules.get("type", "str"), option
-        assert doc.get("default") == rules.get("default"), option
-        assert doc.get("choices") == rules.get("choices"), option
-        assert doc.get("aliases") == rules.get("aliases"), option
-        assert doc.get("elements") == rules.get("elements"), option
-        assert bool(doc.get("required")) == bool(rules.get("required")), option
-    yaml.safe_load(module.RETURN)
     yaml.safe_load(module.EXAMPLES)
 
 

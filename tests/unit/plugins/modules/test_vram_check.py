@@ -288,30 +288,3 @@ def test_head_dim_from_embedding_and_heads(monkeypatch, capsys):
     # Without kv_heads every head keeps keys and values: four times the GQA figure.
     assert result['kv_cache_bytes'] == 4 * GIB
 
-
-class _SpecCaptured(Exception):
-    pass
-
-
-def test_documentation_equals_argument_spec(monkeypatch):
-    import yaml
-
-    captured = {}
-
-    def capture(argument_spec, **kwargs):
-        captured.update(argument_spec)
-        raise _SpecCaptured()
-
-    monkeypatch.setattr(vram_check, 'AnsibleModule', capture)
-    with pytest.raises(_SpecCaptured):
-        vram_check.main()
-    documented = yaml.safe_load(vram_check.DOCUMENTATION)['options']
-    assert sorted(documented) == sorted(captured)
-    for name, spec in captured.items():
-        doc = documented[name]
-        assert doc.get('type', 'str') == spec.get('type', 'str'), name
-        assert doc.get('default') == spec.get('default'), name
-        assert doc.get('choices') == spec.get('choices'), name
-        assert doc.get('elements') == spec.get('elements'), name
-        assert doc.get('aliases') == spec.get('aliases'), name
-        assert doc.get('required', False) == spec.get('required', False), name
