@@ -92,6 +92,8 @@ def main():
             "ollama_release_base_url": "http://localllm-standins:8080/releases",
             "ollama_environment": {
                 "OLLAMA_STANDIN_DEFAULT_REGISTRY": "http://%s:8080" % REGISTRY},
+            # The ollama role refuses a null ollama_kv_cache_type (its default).
+            "ollama_kv_cache_type": "q8_0",
             "ollama_models_list": MODELS,
             "ollama_models_poll_interval": 1,
         }}}))
