@@ -23,7 +23,7 @@ case "${1:-}" in
       podman run -d --name "$name" --network "$network" --systemd=false \
         -v "$here/tests/standins:/standins:ro,z" -v "$data:/data:z" \
         "$image" python3 /standins/server.py --releases /data/releases \
-        --registry /data/registry --bind 0.0.0.0 --port 8080 >/dev/null
+        --registry /data/registry --publish-demo --bind 0.0.0.0 --port 8080 >/dev/null
     elif [ "$(podman inspect -f '{{.State.Running}}' "$name")" != true ]; then
       podman start "$name" >/dev/null
     fi
