@@ -21,7 +21,7 @@ END = "<!-- END generated -->"
 def _text(value):
     if isinstance(value, list):
         value = " ".join(value)
-    value = re.sub(r"[COV]\(([^)]*)\)", r"`\1`", str(value))
+    value = re.sub(r"[COVM]\(([^)]*)\)", r"`\1`", str(value))
     return " ".join(value.split())
 
 
