@@ -8,7 +8,7 @@ server), publishes ten models, runs the role once to pull them, then runs it
 again, timed, and checks with the registry's request counts that the second
 run sent no request at all. Removes its containers at the end.
 
-    cd /work/main && .venv/bin/python benchmarks/models_converged.py [--keep]
+    .venv/bin/python benchmarks/models_converged.py [--keep]
 """
 
 import argparse
