@@ -11,3 +11,8 @@ _COLLECTIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
                             "collections")
 if _COLLECTIONS not in sys.path:
     sys.path.insert(0, _COLLECTIONS)
+
+# Shared test helpers (tests/unit/module_runner.py) import by their plain name.
+_UNIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "unit")
+if _UNIT not in sys.path:
+    sys.path.insert(0, _UNIT)

@@ -1,17 +1,15 @@
 """Module-level tests for localllm.workstation.gpu_info against fake sysfs trees and tools."""
 
 import collections
-import json
 import os
 import stat
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.common import warnings as ansible_warnings
-from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.localllm.workstation.plugins.modules import gpu_info
+
+from module_runner import run_module_main, warning_texts
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'gpu')
 SYSFS_MIXED = os.path.join(FIXTURES, 'sysfs-mixed')
@@ -46,27 +44,10 @@ class FakeGrp:
 
 def run_module(monkeypatch, capsys, args):
     """Run gpu_info.main() with args; return (exit code, parsed result)."""
-    payload = json.dumps({'ANSIBLE_MODULE_ARGS': args})
-    monkeypatch.setattr(basic, '_ANSIBLE_ARGS', to_bytes(payload))
-    monkeypatch.setattr(basic, '_ANSIBLE_PROFILE', 'legacy')
-    # Warnings are collected process-wide; start each run with none.
-    for name in ('_global_warnings', '_global_deprecations'):
-        if isinstance(getattr(ansible_warnings, name, None), dict):
-            monkeypatch.setattr(ansible_warnings, name, {})
-    with pytest.raises(SystemExit) as exit_info:
-        gpu_info.main()
-    out = capsys.readouterr().out
-    return exit_info.value.code, json.loads(out.strip().splitlines()[-1])
+    return run_module_main(gpu_info, monkeypatch, capsys, args)
 
 
-def warnings(result):
-    """Warning texts of a result: plain strings before ansible-core 2.19, summaries since."""
-    texts = []
-    for warning in result.get('warnings', []):
-        if isinstance(warning, dict):
-            warning = warning.get('event', warning).get('msg', '')
-        texts.append(warning)
-    return texts
+warnings = warning_texts
 
 
 def fake_tool(tmp_path, name, fixture_parts, rc=0):
@@ -313,4 +294,3 @@ def test_intel_mac_is_cpu(monkeypatch, capsys):
     monkeypatch.setattr(gpu_info.platform, 'machine', lambda: 'x86_64')
     code, result = run_module(monkeypatch, capsys, {})
     assert result['gpus'] == [] and result['accelerator'] == 'cpu'
-

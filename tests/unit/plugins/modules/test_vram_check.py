@@ -1,14 +1,10 @@
 """Module-level tests for localllm.workstation.vram_check."""
 
-import json
-
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.common import warnings as ansible_warnings
-from ansible.module_utils.common.text.converters import to_bytes
-
 from ansible_collections.localllm.workstation.plugins.modules import vram_check
+
+from module_runner import run_module_main, warning_texts
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -40,27 +36,10 @@ SHOW_LLAMA_8B = {
 
 def run_module(monkeypatch, capsys, args):
     """Run vram_check.main() with args; return (exit code, parsed result)."""
-    payload = json.dumps({'ANSIBLE_MODULE_ARGS': args})
-    monkeypatch.setattr(basic, '_ANSIBLE_ARGS', to_bytes(payload))
-    monkeypatch.setattr(basic, '_ANSIBLE_PROFILE', 'legacy')
-    # Warnings are collected process-wide; start each run with none.
-    for name in ('_global_warnings', '_global_deprecations'):
-        if isinstance(getattr(ansible_warnings, name, None), dict):
-            monkeypatch.setattr(ansible_warnings, name, {})
-    with pytest.raises(SystemExit) as exit_info:
-        vram_check.main()
-    out = capsys.readouterr().out
-    return exit_info.value.code, json.loads(out.strip().splitlines()[-1])
+    return run_module_main(vram_check, monkeypatch, capsys, args)
 
 
-def warnings(result):
-    """Warning texts of a result: plain strings before ansible-core 2.19, summaries since."""
-    texts = []
-    for warning in result.get('warnings', []):
-        if isinstance(warning, dict):
-            warning = warning.get('event', warning).get('msg', '')
-        texts.append(warning)
-    return texts
+warnings = warning_texts
 
 
 def nvidia(total, free=None):
@@ -287,4 +266,3 @@ def test_head_dim_from_embedding_and_heads(monkeypatch, capsys):
     code, result = run_module(monkeypatch, capsys, args)
     # Without kv_heads every head keeps keys and values: four times the GQA figure.
     assert result['kv_cache_bytes'] == 4 * GIB
-
