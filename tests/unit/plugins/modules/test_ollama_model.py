@@ -7,6 +7,8 @@ import socket
 import sys
 
 import pytest
+
+from module_runner import run  # noqa: F401  (a fixture)
 import yaml
 
 

@@ -16,6 +16,8 @@ import urllib.request
 
 import pytest
 
+from module_runner import run  # noqa: F401  (a fixture)
+
 
 from ansible_collections.localllm.workstation.plugins.modules import (
     ollama_model,
