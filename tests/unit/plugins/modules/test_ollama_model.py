@@ -9,7 +9,6 @@ import sys
 import pytest
 
 from module_runner import run  # noqa: F401  (a fixture)
-import yaml
 
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "fakes"))
@@ -38,9 +37,6 @@ def fake():
 
 def registry_name(fake, repository="team/m", tag="v1"):
     return "%s/%s:%s" % (fake.registry_host, repository, tag)
-
-
-    yaml.safe_load(module.EXAMPLES)
 
 
 # -- present / absent -------------------------------------------------------
