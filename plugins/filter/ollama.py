@@ -7,14 +7,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import shlex
-
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.localllm.workstation.plugins.module_utils.ollama_settings import (
     SettingError,
     normalise_settings,
     parse_server_config,
+    parse_systemd_environment,
     systemd_quote,
 )
 
@@ -42,12 +41,7 @@ def systemd_environment(value):
 
     systemctl separates assignments by spaces and quotes those that hold one.
     """
-    result = {}
-    for entry in shlex.split(str(value)):
-        name, sep, item = entry.partition("=")
-        if sep:
-            result[name] = item
-    return result
+    return parse_systemd_environment(value)
 
 
 def ollama_env_mismatches(expected, running):

@@ -230,12 +230,17 @@ def normalise_devices(setting, value):
     return ",".join(items)
 
 
+def mask_url(text):
+    """The URL with any user and password replaced, for messages."""
+    return re.sub(r"^([^/]*//)?[^/@]*@", lambda m: (m.group(1) or "") + "***@", str(text))
+
+
 def normalise_proxy(value):
     text = _check_text("https_proxy", value)
     scheme, sep, rest = text.partition("://")
     if not sep or scheme.lower() not in _PROXY_SCHEMES or not rest:
         raise SettingError("ollama_https_proxy %r must be a URL such as "
-                           "http://proxy.example:3128." % value)
+                           "http://proxy.example:3128." % mask_url(text))
     return text
 
 
@@ -321,7 +326,7 @@ def normalise_settings(settings, extra=None):
         if name.upper() == "HTTP_PROXY":
             raise SettingError("ollama_environment sets HTTP_PROXY, which breaks the calls from "
                                "Ollama's own client to its server. Use ollama_https_proxy.")
-        typed = [key for key, var in SETTINGS if var == name]
+        typed = [key for key, var in SETTINGS if var == str(name).upper()]
         if typed:
             raise SettingError("ollama_environment sets %s; use %s instead so that it is checked."
                                % (name, _var(typed[0])))
@@ -329,7 +334,8 @@ def normalise_settings(settings, extra=None):
             continue
         if isinstance(value, bool):
             value = "true" if value else "false"
-        env[name] = _check_text("environment", value)
+        _check_text("environment", value)
+        env[name] = str(value)
     return [(name, env[name]) for name in sorted(env)]
 
 
@@ -339,6 +345,52 @@ def systemd_quote(value):
     systemd expands specifiers (%) and backslash escapes there.
     """
     return (str(value).replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%"))
+
+
+_SYSTEMD_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "a": "\a", "b": "\b", "f": "\f",
+                    "v": "\v", "s": " "}
+
+
+def parse_systemd_environment(value):
+    """Parse ``systemctl show --property=Environment`` output into a dict.
+
+    systemctl separates assignments by spaces; one that holds a space or a
+    special character is put in double quotes with ``"``, ``\\``, ``$`` and
+    backquotes escaped by a backslash and control characters as C escapes.
+    """
+    result = {}
+    entries, current, quoted, index, text = [], [], False, 0, str(value)
+    started = False
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text):
+            nxt = text[index + 1]
+            if nxt == "x" and index + 3 < len(text):
+                current.append(chr(int(text[index + 2:index + 4], 16)))
+                index += 4
+                continue
+            current.append(_SYSTEMD_ESCAPES.get(nxt, nxt))
+            index += 2
+            started = True
+            continue
+        if char == '"':
+            quoted = not quoted
+            started = True
+        elif char == " " and not quoted:
+            if started:
+                entries.append("".join(current))
+            current, started = [], False
+        else:
+            current.append(char)
+            started = True
+        index += 1
+    if started:
+        entries.append("".join(current))
+    for entry in entries:
+        name, sep, item = entry.partition("=")
+        if sep:
+            result[name] = item
+    return result
 
 
 _MAP_KEY = re.compile(r"(?:^|\s)([A-Z][A-Z0-9_]*):")

@@ -35,6 +35,7 @@ options:
     type: list
     elements: dict
     default: []
+    no_log: true
   directories:
     description: Folders that must exist with the given C(path), C(owner), C(group), C(mode).
     type: list
@@ -151,13 +152,13 @@ import hashlib
 import json
 import os
 import pwd
-import shlex
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 from ansible_collections.localllm.workstation.plugins.module_utils.ollama_settings import (
     parse_server_config,
+    parse_systemd_environment,
 )
 from ansible_collections.localllm.workstation.plugins.module_utils.paths import (
     first_blocking_parent,
@@ -179,7 +180,7 @@ def file_ok(spec):
     path = spec["path"]
     try:
         st = os.lstat(path)
-    except FileNotFoundError:
+    except OSError:
         return False
     if not stat.S_ISREG(st.st_mode):
         return False
@@ -193,7 +194,7 @@ def file_ok(spec):
 def directory_ok(spec):
     try:
         st = os.lstat(spec["path"])
-    except FileNotFoundError:
+    except OSError:
         return False
     return stat.S_ISDIR(st.st_mode) and _owned_as(st, spec.get("owner"), spec.get("group"),
                                                   spec.get("mode"))
@@ -232,10 +233,7 @@ def service_state(module, name):
         props[key] = value
     state["enabled"] = props.get("UnitFileState") == "enabled"
     state["active"] = props.get("ActiveState") == "active"
-    for entry in shlex.split(props.get("Environment", "")):
-        key, sep, value = entry.partition("=")
-        if sep:
-            state["environment"][key] = value
+    state["environment"] = parse_systemd_environment(props.get("Environment", ""))
     invocation = props.get("InvocationID", "")
     journalctl = module.get_bin_path("journalctl")
     if state["active"] and invocation and journalctl:
@@ -268,7 +266,8 @@ def main():
         argument_spec=dict(
             release_dir=dict(type="path", required=True),
             links=dict(type="list", elements="dict", default=[]),
-            files=dict(type="list", elements="dict", default=[]),
+            # The drop-in may hold a proxy's credentials.
+            files=dict(type="list", elements="dict", default=[], no_log=True),
             directories=dict(type="list", elements="dict", default=[]),
             user=dict(type="str", required=True),
             group=dict(type="str", required=True),

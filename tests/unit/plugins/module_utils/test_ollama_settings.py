@@ -207,3 +207,31 @@ def test_parse_server_config_reads_the_logged_map():
     assert config["CUDA_VISIBLE_DEVICES"] == ""
     assert config["OLLAMA_ORIGINS"] == "[http://localhost https://localhost]"
     assert config["OLLAMA_NUM_PARALLEL"] == "2"
+
+
+def test_systemctl_environment_escapes_are_undone():
+    from ansible_collections.localllm.workstation.plugins.module_utils.ollama_settings import (
+        parse_systemd_environment,
+    )
+    shown = ('PATH=/usr/bin "DOLLAR=\\$HOME \\${USER} \\$\\$" "TAB=a\\tb" '
+             '"QUOTE=a\\"b\\\\c" OLLAMA_HOST=0.0.0.0:11434 "SPACE=a b"')
+    assert parse_systemd_environment(shown) == {
+        "PATH": "/usr/bin", "DOLLAR": "$HOME ${USER} $$", "TAB": "a\tb",
+        "QUOTE": 'a"b\\c', "OLLAMA_HOST": "0.0.0.0:11434", "SPACE": "a b"}
+
+
+def test_proxy_credentials_are_masked_in_messages():
+    with pytest.raises(SettingError) as error:
+        env(https_proxy="user:s3cretPW@proxy:3128")
+    assert "s3cretPW" not in str(error.value)
+
+
+def test_lower_case_proxy_names_are_refused_in_extra_environment():
+    with pytest.raises(SettingError, match="ollama_https_proxy"):
+        normalise_settings({}, {"https_proxy": "http://proxy:3128"})
+    with pytest.raises(SettingError, match="ollama_no_proxy"):
+        normalise_settings({}, {"no_proxy": "localhost"})
+
+
+def test_extra_environment_values_keep_their_spaces():
+    assert normalise_settings({}, {"PAD": "  padded  "}) == [("PAD", "  padded  ")]
