@@ -1,12 +1,13 @@
 """Tests for the GPU parsers and helpers in plugins/module_utils/gpu.py."""
 
-import collections
 import os
 import stat
 
 import pytest
 
 from ansible_collections.localllm.workstation.plugins.module_utils import gpu
+
+from account_fakes import FakeGrp, FakePwd, Gr, Pw
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'gpu')
 MIB = 1024 * 1024
@@ -221,32 +222,6 @@ def test_closed_to_everyone_else():
     problem = gpu.access_problem('ollama', OLLAMA_UID, {}, '/dev/kfd', 0o600, 0, RENDER_GID,
                                  'render')
     assert 'no read and write access' in problem
-
-
-Pw = collections.namedtuple('Pw', 'pw_name pw_uid pw_gid')
-Gr = collections.namedtuple('Gr', 'gr_name gr_gid gr_mem')
-
-
-class FakePwd:
-    def __init__(self, users):
-        self.users = users
-
-    def getpwnam(self, name):
-        return self.users[name]
-
-
-class FakeGrp:
-    def __init__(self, groups):
-        self.groups = groups
-
-    def getgrgid(self, gid):
-        for group in self.groups:
-            if group.gr_gid == gid:
-                return group
-        raise KeyError(gid)
-
-    def getgrall(self):
-        return list(self.groups)
 
 
 def fake_accounts(file_gid, members):

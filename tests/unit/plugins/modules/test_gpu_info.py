@@ -1,13 +1,13 @@
 """Module-level tests for localllm.workstation.gpu_info against fake sysfs trees and tools."""
 
-import collections
 import os
 import stat
 
 import pytest
 
-
 from ansible_collections.localllm.workstation.plugins.modules import gpu_info
+
+from account_fakes import FakeGrp, FakePwd, Gr, Pw
 
 from module_runner import run_module_main, warning_texts
 
@@ -15,31 +15,6 @@ FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'gpu'
 SYSFS_MIXED = os.path.join(FIXTURES, 'sysfs-mixed')
 MIB = 1024 * 1024
 GIB = 1024 * MIB
-
-Pw = collections.namedtuple('Pw', 'pw_name pw_uid pw_gid')
-Gr = collections.namedtuple('Gr', 'gr_name gr_gid gr_mem')
-
-
-class FakePwd:
-    def __init__(self, users):
-        self.users = users
-
-    def getpwnam(self, name):
-        return self.users[name]
-
-
-class FakeGrp:
-    def __init__(self, groups):
-        self.groups = groups
-
-    def getgrgid(self, gid):
-        for group in self.groups:
-            if group.gr_gid == gid:
-                return group
-        raise KeyError(gid)
-
-    def getgrall(self):
-        return list(self.groups)
 
 
 def run_module(monkeypatch, capsys, args):
