@@ -18,8 +18,12 @@ hosts=(station-deb12:localhost/localllm-debian:12 station-deb13:localhost/locall
 start_host() {
   local name=$1 image=$2
   if podman container exists "$name"; then
-    [ "$(podman inspect -f '{{.State.Running}}' "$name")" = true ] || podman start "$name" >/dev/null
-    return
+    # Reuse a machine that really runs; podman can call a container running
+    # after its processes are gone (a stopped session, a reboot), so ask it.
+    if podman exec "$name" true >/dev/null 2>&1; then
+      return
+    fi
+    podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
   fi
   podman run -d --name "$name" --hostname "$name" --network "$network" \
     --systemd=always --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 \

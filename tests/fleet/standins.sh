@@ -19,14 +19,14 @@ case "${1:-}" in
     mkdir -p "$data/registry"
     python3 "$here/tests/standins/build_releases.py" --out "$data/releases" >/dev/null
     podman network exists "$network" || podman network create "$network" >/dev/null
-    if ! podman container exists "$name"; then
-      podman run -d --name "$name" --network "$network" --systemd=false \
-        -v "$here/tests/standins:/standins:ro,z" -v "$data:/data:z" \
-        "$image" python3 /standins/server.py --releases /data/releases \
-        --registry /data/registry --publish-demo --bind 0.0.0.0 --port 8080 >/dev/null
-    elif [ "$(podman inspect -f '{{.State.Running}}' "$name")" != true ]; then
-      podman start "$name" >/dev/null
-    fi
+    # Always start a fresh container: one left by an earlier run may point at
+    # another checkout, or podman may still call it running after the machine
+    # lost its processes (a stopped session, a reboot), and then nothing answers.
+    podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
+    podman run -d --name "$name" --network "$network" --systemd=false \
+      -v "$here/tests/standins:/standins:ro,z" -v "$data:/data:z" \
+      "$image" python3 /standins/server.py --releases /data/releases \
+      --registry /data/registry --publish-demo --bind 0.0.0.0 --port 8080 >/dev/null
     for _ in $(seq 1 50); do
       if podman exec "$name" python3 -c \
         'import urllib.request; urllib.request.urlopen("http://127.0.0.1:8080/v2/", timeout=1)' \

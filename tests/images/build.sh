@@ -2,7 +2,8 @@
 # Builds the systemd base images the test fleet boots, from Debian's own
 # packages with debootstrap, and imports them into podman. Nothing is pulled
 # from a container registry. An image that already exists is kept unless
-# --rebuild is given.
+# --rebuild is given or it was built by another version of this script (the
+# image carries the script's sha256 in the label localllm.recipe).
 #
 #   tests/images/build.sh [--rebuild] [bookworm|trixie ...]
 #
@@ -22,6 +23,7 @@ for arg in "$@"; do
   esac
 done
 [ ${#suites[@]} -gt 0 ] || suites=(bookworm trixie)
+recipe=$(sha256sum "$0" | cut -d' ' -f1)
 
 # Packages a minimal systemd machine needs so Ansible can manage it like a
 # workstation: systemd as init, dbus for systemctl, python3 for modules,
@@ -34,7 +36,8 @@ for suite in "${suites[@]}"; do
     trixie) tag=13 ;;
   esac
   image=localhost/localllm-debian:$tag
-  if ! $rebuild && podman image exists "$image"; then
+  if ! $rebuild && podman image exists "$image" &&
+    [ "$(podman image inspect -f '{{index .Labels "localllm.recipe"}}' "$image")" = "$recipe" ]; then
     echo "build.sh: $image exists, kept"
     continue
   fi
@@ -56,6 +59,7 @@ for suite in "${suites[@]}"; do
   tar -C "$root" -c . | podman import \
     --change 'CMD ["/sbin/init"]' \
     --change 'STOPSIGNAL SIGRTMIN+3' \
+    --change "LABEL localllm.recipe=$recipe" \
     - "$image" >/dev/null
   rm -rf "$root"
 done
