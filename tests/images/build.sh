@@ -56,10 +56,13 @@ for suite in "${suites[@]}"; do
   chroot "$root" apt-get clean
   rm -rf "$root"/var/lib/apt/lists/*
   echo "build.sh: importing $image"
+  old=$(podman image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
   tar -C "$root" -c . | podman import \
     --change 'CMD ["/sbin/init"]' \
     --change 'STOPSIGNAL SIGRTMIN+3' \
     --change "LABEL localllm.recipe=$recipe" \
     - "$image" >/dev/null
+  # The image it replaces, unless a container still uses it.
+  [ -z "$old" ] || podman rmi "$old" >/dev/null 2>&1 || true
   rm -rf "$root"
 done
