@@ -100,6 +100,14 @@ def test_models_folder_belongs_to_the_service_user(host):
     assert models.mode == 0o755
 
 
+def test_releases_are_root_owned_and_open_to_the_service_user(host):
+    releases = host.file(RELEASES)
+    assert (releases.user, releases.group, releases.mode) == ("root", "root", 0o755)
+    program = host.file("%s/%s/bin/ollama" % (RELEASES, VERSION))
+    assert program.user == "root" and not program.mode & 0o022
+    assert host.run("runuser -u ollama -- %s/%s/bin/ollama --version" % (RELEASES, VERSION)).rc == 0
+
+
 def test_no_download_left_behind(host):
     assert not host.file("%s/.download" % RELEASES).exists
     assert not host.file("%s/%s.partial" % (RELEASES, VERSION)).exists
