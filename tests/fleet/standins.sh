@@ -22,7 +22,10 @@ case "${1:-}" in
     # Always start a fresh container: one left by an earlier run may point at
     # another checkout, or podman may still call it running after the machine
     # lost its processes (a stopped session, a reboot), and then nothing answers.
-    podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
+    if podman container exists "$name"; then
+      echo "stand-ins: replacing the container $name left by an earlier run"
+      podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
+    fi
     podman run -d --name "$name" --network "$network" --systemd=false \
       -v "$here/tests/standins:/standins:ro,z" -v "$data:/data:z" \
       "$image" python3 /standins/server.py --releases /data/releases \
@@ -41,7 +44,10 @@ case "${1:-}" in
     exit 1
     ;;
   down)
-    podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
+    if podman container exists "$name"; then
+      echo "stand-ins: replacing the container $name left by an earlier run"
+      podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
+    fi
     ;;
   url)
     echo "http://$name:8080"
