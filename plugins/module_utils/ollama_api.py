@@ -116,10 +116,13 @@ def resolve_host(value=None):
         scheme, hostport = "http", text
     hostport, sep, path = hostport.partition("/")
     path = ("/" + path.rstrip("/")) if sep and path.strip("/") else ""
+    if "@" in hostport:
+        raise ValueError("Ollama address %r holds a user name or password; Ollama takes none. "
+                         "Write host:port, for example 127.0.0.1:11434" % value)
     host, port = _split_host_port(hostport)
     if port is None:
         port = default_port
-    if not port.isdigit() or int(port) > 65535:
+    if not re.match(r"^[0-9]{1,5}$", port) or not 0 < int(port) <= 65535:
         raise ValueError("invalid port %r in Ollama address %r; write host:port, for example "
                          "127.0.0.1:11434" % (port, value))
     host = _BIND_ALL.get(host, host)
@@ -142,6 +145,29 @@ def _split_host_port(hostport):
         host, port = hostport.split(":")
         return host, port
     return hostport, None
+
+
+MAX_RETRIES = 100
+MAX_RETRY_DELAY = 3600
+
+
+def timing_problem(params):
+    """What is wrong with the timing options of a module, or None.
+
+    ``params`` holds ``timeout``, ``connect_timeout``, ``retries`` and
+    ``retry_delay`` as the argument spec typed them.
+    """
+    for option in ("timeout", "connect_timeout"):
+        if params[option] <= 0:
+            return "%s is %s: write a positive number of seconds" % (option, params[option])
+    if not 0 <= params["retries"] <= MAX_RETRIES:
+        return ("retries is %s: write a number of further attempts from 0 to %d"
+                % (params["retries"], MAX_RETRIES))
+    delay = params["retry_delay"]
+    if not (delay == delay and 0 <= delay <= MAX_RETRY_DELAY):  # delay == delay: not NaN
+        return ("retry_delay is %s: write a number of seconds from 0 to %d"
+                % (delay, MAX_RETRY_DELAY))
+    return None
 
 
 def host_from_environment(environ=None):
@@ -182,8 +208,13 @@ def _error_text(body, fallback):
     except ValueError:
         data = None
     if isinstance(data, dict) and data.get("error"):
-        return str(data["error"])
-    return body or fallback
+        return _cut(str(data["error"]))
+    return _cut(body) or fallback
+
+
+def _cut(text, limit=500):
+    """At most ``limit`` characters of a server's text, marked when cut."""
+    return text if len(text) <= limit else text[:limit] + "... (%d characters)" % len(text)
 
 
 def _is_timeout(exc):
@@ -306,9 +337,13 @@ class OllamaClient:
         if not raw.strip():
             return {}
         try:
-            return json.loads(raw.decode("utf-8"))
+            data = json.loads(raw.decode("utf-8"))
         except ValueError:
             raise OllamaProtocolError("answer from %s is not JSON: %r" % (url, raw[:200]))
+        if not isinstance(data, dict):
+            raise OllamaProtocolError("answer from %s is not the JSON object Ollama sends: %r"
+                                      % (url, raw[:200]))
+        return data
 
     def stream(self, method, path, body, on_line=None):
         """Send a request and yield the lines of its NDJSON answer."""
@@ -321,13 +356,33 @@ class OllamaClient:
 
     # -- endpoints ------------------------------------------------------
     def version(self):
-        return self.call("GET", "/api/version").get("version")
+        version = self.call("GET", "/api/version").get("version")
+        if version is not None and not isinstance(version, str):
+            raise OllamaProtocolError("version from %s is not text: %r"
+                                      % (self.url("/api/version"), version))
+        return version
 
-    def tags(self):
-        return self.call("GET", "/api/tags").get("models") or []
+    def tags(self, timeout=None):
+        return self._models("/api/tags", timeout)
 
     def ps(self):
-        return self.call("GET", "/api/ps").get("models") or []
+        return self._models("/api/ps")
+
+    def _models(self, path, timeout=None):
+        """The ``models`` list of an answer, each entry checked to be a model."""
+        models = self.call("GET", path, timeout=timeout).get("models") or []
+        if not isinstance(models, list):
+            raise OllamaProtocolError("models from %s is not a list: %r"
+                                      % (self.url(path), models))
+        for entry in models:
+            if not isinstance(entry, dict) or not any(
+                    isinstance(entry.get(field), str) and entry.get(field)
+                    for field in ("name", "model")) or any(
+                    field in entry and not isinstance(entry[field], str)
+                    for field in ("name", "model", "digest")):
+                raise OllamaProtocolError("an entry of models from %s is not a model as Ollama "
+                                          "lists one: %r" % (self.url(path), entry))
+        return models
 
     def show(self, name):
         """``/api/show`` for a model, or None when the server does not have it."""

@@ -75,13 +75,13 @@ options:
     description:
       - How many more times to try when the server does not accept a connection
         (for example while the service is starting). Errors the server sends back
-        are never retried.
+        are never retried. From 0 to 100.
     type: int
     default: 3
   retry_delay:
     description:
       - Seconds to wait after the first failed connection; the wait doubles after
-        each further failure, up to 30 seconds.
+        each further failure, up to 30 seconds. From 0 to 3600.
     type: float
     default: 2.0
   from_model:
@@ -105,6 +105,9 @@ options:
       - Parameters of the derived model, for example C(num_ctx), C(temperature) or
         C(stop) (a list). Parameters of the base not named here are kept, as Ollama
         does.
+      - Each value is text, a number, true or false, or a non-empty list of those. A
+        null, an empty list or a nested mapping is refused, since Ollama would store
+        no value or a value it cannot read.
     type: dict
 attributes:
   check_mode:
@@ -175,7 +178,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 model:
-  description: The model's name in the short form C(/api/tags) shows.
+  description: The model's name in the short form C(/api/tags) shows; as O(name) was
+    written (short form) when the server does not have the model.
   returned: always
   type: str
   sample: llama3.2:latest
@@ -236,6 +240,7 @@ diff:
 """
 
 import os
+import re
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -247,12 +252,16 @@ from ansible_collections.localllm.workstation.plugins.module_utils.ollama_api im
     OllamaClient,
     OllamaConnectionError,
     OllamaError,
+    OllamaHTTPError,
+    OllamaProtocolError,
     OllamaStreamError,
+    OllamaTimeoutError,
     RegistryError,
     fetch_manifest,
     host_from_environment,
     parse_show_parameters,
     resolve_host,
+    timing_problem,
 )
 
 STATUS_LINES_KEPT = 50
@@ -344,6 +353,20 @@ def model_names(models):
     return sorted(entry.get("name") or entry.get("model") or "" for entry in models)
 
 
+def _count(value):
+    """A byte count from a progress line, or None when it is not a whole number >= 0."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float):
+        finite = value == value and value not in (float("inf"), float("-inf"))
+        return int(value) if finite and value >= 0 and value.is_integer() else None
+    if isinstance(value, str) and re.match(r"^[0-9]+$", value.strip()):
+        return int(value)
+    return None
+
+
 class StatusLog:
     """Status texts of a stream, repeated ones folded; per-layer progress kept."""
 
@@ -356,11 +379,11 @@ class StatusLog:
         if status and (not self.lines or self.lines[-1] != status):
             self.lines.append(status)
         digest = item.get("digest")
-        total = item.get("total")
+        total = _count(item.get("total"))
         if digest and total:
-            layer = self.layers.setdefault(digest, {"total": int(total),
-                                                    "first": int(item.get("completed") or 0)})
-            layer["total"] = int(total)
+            layer = self.layers.setdefault(str(digest), {
+                "total": total, "first": _count(item.get("completed")) or 0})
+            layer["total"] = total
 
     @property
     def kept(self):
@@ -395,7 +418,7 @@ class ModelTask:
     def result(self, models_before, models_after, entry):
         result = dict(
             changed=self.changed,
-            model=self.name.shortest,
+            model=self.listed_name(entry),
             action=self.action,
             digest=(entry or {}).get("digest"),
             size=(entry or {}).get("size"),
@@ -411,6 +434,20 @@ class ModelTask:
                 "after_header": "models on %s" % self.client.base_url,
             }
         return result
+
+    def listed_name(self, entry):
+        """The name as /api/tags lists it when the server has the model, else the short form.
+
+        Ollama compares names without regard to case, so C(TinyLlama) and
+        C(tinyllama) are one model; the result names it as the server does.
+        """
+        listed = (entry or {}).get("name") or (entry or {}).get("model")
+        if listed:
+            try:
+                return parse_model_name(listed).shortest
+            except ValueError:
+                return listed
+        return self.name.shortest
 
     def remote_digest(self, name):
         """(digest, manifest) from the registry, or (None, None) with a warning."""
@@ -466,6 +503,8 @@ class ModelTask:
                 raise OllamaStreamError("the pull stream ended before Ollama said 'success'")
         except OllamaStreamError as exc:
             self.fail_after(name, entry_before, "pull", exc.message)
+        except (OllamaHTTPError, OllamaProtocolError, OllamaTimeoutError) as exc:
+            self.fail_after(name, entry_before, "pull", str(exc))
         after = self.client.tags()
         entry = find_entry(after, name)
         if entry is None:
@@ -482,7 +521,9 @@ class ModelTask:
     def fail_after(self, name, entry_before, what, message):
         """Fail a pull or create, saying whether the model is listed now."""
         try:
-            listed = find_entry(self.client.tags(), name)
+            # A short wait: the server may be the reason the pull failed.
+            listed = find_entry(self.client.tags(timeout=max(self.params["connect_timeout"], 30)),
+                                name)
         except OllamaError as exc:
             state = "could not ask /api/tags afterwards (%s)" % exc
         else:
@@ -511,12 +552,14 @@ class ModelTask:
         names = model_names(models)
         if entry is None:
             return self.result(models, names, None)
-        self.changed = True
         self.action = "removed"
         listed = entry.get("name") or entry.get("model")
         after = [n for n in names if n != listed]
-        if not self.check:
+        if self.check:
+            self.changed = True
+        else:
             self.client.delete(listed)
+            self.changed = True
             if find_entry(self.client.tags(), self.name) is not None:
                 raise TaskFailed("Ollama accepted the removal of %s, but /api/tags still lists "
                                  "it" % self.name.shortest, changed=True)
@@ -620,6 +663,25 @@ class ModelTask:
                 raise OllamaStreamError("the create stream ended before Ollama said 'success'")
         except OllamaStreamError as exc:
             self.fail_after(self.name, entry_before, "create", exc.message)
+        except (OllamaHTTPError, OllamaProtocolError, OllamaTimeoutError) as exc:
+            self.fail_after(self.name, entry_before, "create", str(exc))
+
+
+def parameters_problem(parameters):
+    """What is wrong with the parameters of a derived model, or None."""
+    for key, value in sorted((parameters or {}).items(), key=lambda item: str(item[0])):
+        values = value if isinstance(value, list) else [value]
+        if value is None or value == []:
+            return ("parameters.%s has no value: leave it out to keep the base model's, or give "
+                    "one (a list needs at least one item)" % key)
+        for item in values:
+            if isinstance(item, float) and not item == item or item in (float("inf"),
+                                                                          float("-inf")):
+                return "parameters.%s is %s: write a finite number" % (key, item)
+            if item is None or not isinstance(item, (str, int, float, bool)):
+                return ("parameters.%s holds %r: write text, a number, true or false, or a "
+                        "list of those" % (key, item))
+    return None
 
 
 def main():
@@ -638,11 +700,9 @@ def main():
     if base is not None and base.key == name.key:
         module.fail_json(msg="from_model names the model itself (%s); name a different base"
                          % name.shortest)
-    for option in ("timeout", "connect_timeout"):
-        if params[option] <= 0:
-            module.fail_json(msg="%s must be a positive number of seconds" % option)
-    if params["retries"] < 0 or params["retry_delay"] < 0:
-        module.fail_json(msg="retries and retry_delay cannot be negative")
+    problem = timing_problem(params) or parameters_problem(params["parameters"])
+    if problem:
+        module.fail_json(msg=problem)
     try:
         base_url = resolve_host(params["host"] or host_from_environment(os.environ))
     except ValueError as exc:

@@ -49,12 +49,13 @@ options:
   retries:
     description:
       - How many more times to try when the server does not accept a connection.
+        From 0 to 100.
     type: int
     default: 3
   retry_delay:
     description:
       - Seconds to wait after the first failed connection; doubles after each
-        further failure, up to 30 seconds.
+        further failure, up to 30 seconds. From 0 to 3600.
     type: float
     default: 2.0
 attributes:
@@ -147,7 +148,8 @@ loaded:
       size_vram: 3400000000
       expires_at: "2026-12-01T10:05:00Z"
 show:
-  description: For each model of O(name) the server has, keyed by its short name,
+  description: For each model of O(name) the server has, keyed by the short form of
+    the name C(/api/tags) lists for it (names differing only in case are one model),
     what C(/api/show) gives.
   returned: always
   type: dict
@@ -183,11 +185,25 @@ from ansible_collections.localllm.workstation.plugins.module_utils.ollama_api im
     host_from_environment,
     parse_show_parameters,
     resolve_host,
+    timing_problem,
 )
 
 SHOW_FIELDS = ("details", "model_info", "projector_info", "template", "system",
                "capabilities", "modified_at", "license", "modelfile", "remote_model",
                "remote_host")
+
+
+def listed_name(models, name):
+    """The short form of the name /api/tags lists for ``name``, else the name as asked."""
+    for entry in models:
+        for field in ("name", "model"):
+            try:
+                listed = parse_model_name(entry.get(field) or "")
+            except ValueError:
+                continue
+            if listed.key == name.key:
+                return listed.shortest
+    return name.shortest
 
 
 def describe(shown):
@@ -213,6 +229,9 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    problem = timing_problem(params)
+    if problem:
+        module.fail_json(msg=problem)
     names = []
     for text in params["name"]:
         try:
@@ -231,14 +250,17 @@ def main():
         result["version"] = client.version()
         result["models"] = client.tags()
         result["loaded"] = client.ps()
+        seen = set()
         for name in names:
-            if name.shortest in result["show"] or name.shortest in result["missing"]:
+            # Ollama compares names without regard to case: one model, one key.
+            if name.key in seen:
                 continue
+            seen.add(name.key)
             shown = client.show(name.shortest)
             if shown is None:
                 result["missing"].append(name.shortest)
             else:
-                result["show"][name.shortest] = describe(shown)
+                result["show"][listed_name(result["models"], name)] = describe(shown)
     except OllamaConnectionError as exc:
         module.fail_json(msg="Ollama is not answering at %s: start the service or set host "
                              "(%s, after %d attempts)" % (url, exc.reason, client.attempts),

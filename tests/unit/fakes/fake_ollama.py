@@ -53,6 +53,8 @@ class FakeOllama:
         self.fail_pull = None
         self.fail_create = None
         self.cut_pull_stream = False
+        # (method, path) -> (status, body bytes): a canned answer instead of the usual one.
+        self.answers = {}
         self.version = "0.32.15"
         self.loaded = []
         self._server = None
@@ -258,6 +260,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         fake.requests.append((self.command, self.path, body, dict(self.headers)))
         path = self.path
+        if (self.command, path) in fake.answers:
+            status, raw = fake.answers[(self.command, path)]
+            return self._send(status, raw)
         with fake.lock:
             if self.command == "GET" and path == "/api/version":
                 return self._send(200, {"version": fake.version})

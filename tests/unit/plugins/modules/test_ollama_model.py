@@ -330,3 +330,134 @@ def test_info_refuses_a_bad_name(fake, run):
     assert result["failed"] is True
     assert "contains ' '" in result["msg"]
     assert fake.requests == []
+
+
+# -- answers that are not what Ollama sends ------------------------------------
+@pytest.mark.parametrize("path,raw", [
+    ("/api/tags", b"[]"),
+    ("/api/tags", b'{"models": "x"}'),
+    ("/api/tags", b'{"models": [1, 2]}'),
+    ("/api/tags", b'{"models": [{"name": 123}]}'),
+    ("/api/version", b'["0.32.15"]'),
+    ("/api/version", b'{"version": 32}'),
+])
+def test_info_refuses_answers_of_the_wrong_shape_without_a_traceback(fake, run, path, raw):
+    fake.answers[("GET", path)] = (200, raw)
+    result = run(ollama_model_info, {"host": fake.url, "retries": 0})
+    assert result["failed"] is True
+    assert "exception" not in result
+    assert path in result["msg"]
+    assert "not" in result["msg"]
+
+
+def test_model_refuses_a_tags_answer_of_the_wrong_shape(fake, run):
+    fake.answers[("GET", "/api/tags")] = (200, b'{"models": [1]}')
+    result = run(ollama_model, {"name": "llama3.2", "host": fake.url, "retries": 0})
+    assert result["failed"] is True
+    assert "exception" not in result
+    assert "is not a model as Ollama lists one" in result["msg"]
+    assert fake.changing_requests() == []
+
+
+def test_info_refuses_a_show_answer_that_is_not_an_object(fake, run):
+    fake.add_model("llama3.2")
+    fake.answers[("POST", "/api/show")] = (200, b'"just text"')
+    result = run(ollama_model_info, {"host": fake.url, "name": ["llama3.2"], "retries": 0})
+    assert result["failed"] is True
+    assert "exception" not in result
+    assert "not the JSON object Ollama sends" in result["msg"]
+
+
+def test_progress_lines_with_odd_sizes_neither_crash_nor_count(fake, run):
+    fake.answers[("POST", "/api/pull")] = (200, b"\n".join([
+        b'{"status": "pulling abc", "digest": "sha256:abc", "total": "lots"}',
+        b'{"status": "pulling abc", "digest": "sha256:abc", "total": 10, "completed": "half"}',
+        b'{"status": "pulling def", "digest": "sha256:def", "total": -5}',
+        b'{"status": "success"}']) + b"\n")
+    result = run(ollama_model, {"name": "llama3.2", "host": fake.url})
+    assert "exception" not in result
+    # The canned pull registers nothing, so the module says so instead of crashing.
+    assert result["failed"] is True
+    assert "does not list it" in result["msg"]
+    assert result["status_lines"] == ["pulling abc", "pulling def", "success"]
+
+
+@pytest.mark.parametrize("status,raw,expect", [
+    (500, b'{"error": "registry exploded"}', "registry exploded"),
+    (200, b"not json at all\n", "is not JSON"),
+])
+def test_pulls_failing_in_other_ways_still_say_whether_the_model_is_listed(
+        fake, run, status, raw, expect):
+    fake.answers[("POST", "/api/pull")] = (status, raw)
+    result = run(ollama_model, {"name": "llama3.2", "host": fake.url, "retries": 0})
+    assert result["failed"] is True
+    assert expect in result["msg"]
+    assert "llama3.2:latest is not listed on the server" in result["msg"]
+
+
+def test_a_refused_delete_changes_nothing(fake, run):
+    fake.add_model("llama3.2")
+    fake.answers[("DELETE", "/api/delete")] = (500, b'{"error": "permission denied"}')
+    result = run(ollama_model, {"name": "llama3.2", "state": "absent", "host": fake.url})
+    assert result["failed"] is True
+    assert result["changed"] is False
+    assert "permission denied" in result["msg"]
+
+
+def test_a_long_error_page_is_cut_short(fake, run):
+    fake.answers[("GET", "/api/tags")] = (502, b"<html>" + b"x" * 5000 + b"</html>")
+    result = run(ollama_model_info, {"host": fake.url, "retries": 0})
+    assert result["failed"] is True
+    assert len(result["msg"]) < 800
+    assert "(5013 characters)" in result["msg"]
+
+
+# -- names as the server lists them -------------------------------------------
+def test_results_name_the_model_as_the_server_lists_it(fake, run):
+    fake.add_model("tinyllama")
+    result = run(ollama_model, {"name": "TinyLlama", "host": fake.url})
+    assert result["changed"] is False
+    assert result["model"] == "tinyllama:latest"
+    info = run(ollama_model_info, {"host": fake.url, "name": ["TinyLlama", "tinyllama"]})
+    assert list(info["show"]) == ["tinyllama:latest"]
+    assert info["missing"] == []
+
+
+# -- options checked before any request ---------------------------------------
+@pytest.mark.parametrize("module", [ollama_model, ollama_model_info])
+@pytest.mark.parametrize("args,expect", [
+    ({"timeout": -1}, "timeout is -1"),
+    ({"timeout": 0}, "timeout is 0"),
+    ({"connect_timeout": -1}, "connect_timeout is -1"),
+    ({"retries": -5}, "retries is -5"),
+    ({"retries": 100000}, "retries is 100000"),
+    ({"retries": 2, "retry_delay": -3}, "retry_delay is -3"),
+    ({"retries": 1, "retry_delay": "nan"}, "retry_delay is nan"),
+    ({"host": "http://user:pass@127.0.0.1:18434"}, "user name or password"),
+    ({"host": "127.0.0.1:1\u0663"}, "invalid port"),
+    ({"host": "127.0.0.1:0"}, "invalid port"),
+])
+def test_bad_options_fail_before_any_request(fake, run, module, args, expect):
+    args = dict({"host": fake.url}, **args)
+    if module is ollama_model:
+        args["name"] = "llama3.2"
+    result = run(module, args)
+    assert result["failed"] is True
+    assert "exception" not in result
+    assert expect in result["msg"]
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("parameters,expect", [
+    ({"stop": []}, "parameters.stop has no value"),
+    ({"num_ctx": None}, "parameters.num_ctx has no value"),
+    ({"stop": {"x": 1}}, "parameters.stop holds"),
+    ({"temperature": float("nan")}, "parameters.temperature is nan"),
+])
+def test_derived_model_parameters_that_would_never_settle_are_refused(fake, run, parameters,
+                                                                      expect):
+    result = run(ollama_model, {"name": "mine", "from": "llama3.2", "host": fake.url,
+                                "parameters": parameters})
+    assert result["failed"] is True
+    assert expect in result["msg"]
+    assert fake.requests == []
