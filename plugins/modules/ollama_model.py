@@ -239,6 +239,7 @@ diff:
            "after_header": "models on http://127.0.0.1:11434"}
 """
 
+import math
 import os
 import re
 
@@ -675,8 +676,7 @@ def parameters_problem(parameters):
             return ("parameters.%s has no value: leave it out to keep the base model's, or give "
                     "one (a list needs at least one item)" % key)
         for item in values:
-            if isinstance(item, float) and not item == item or item in (float("inf"),
-                                                                          float("-inf")):
+            if isinstance(item, float) and not math.isfinite(item):
                 return "parameters.%s is %s: write a finite number" % (key, item)
             if item is None or not isinstance(item, (str, int, float, bool)):
                 return ("parameters.%s holds %r: write text, a number, true or false, or a "
