@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
 import os
 import re
 import stat
@@ -32,6 +33,13 @@ _NVIDIA_UNKNOWN = ('', 'n/a', '[n/a]', '[not supported]', 'not supported', '[unk
                    '[insufficient permissions]', '[gpu is lost]')
 
 NVIDIA_SMI_FIELDS = ('index', 'name', 'memory.total', 'memory.used', 'memory.free', 'pci.bus_id')
+
+MEMORY_KEYS = ('memory_total_bytes', 'memory_used_bytes', 'memory_free_bytes')
+
+# Largest memory figure believed for one GPU: 16 TiB. The largest GPUs sold today hold a
+# few hundred GiB (Apple Silicon's unified memory at most 512 GB), so a figure above this
+# is a misread or a driver fault, not a GPU; it is reported as unknown.
+MAX_GPU_MEMORY_BYTES = 16 * 1024 * GIB
 
 # Metal's default working-set budget, observed (not documented by Apple): about two
 # thirds of RAM up to 36 GB, about three quarters above (FIELD_NOTES section 4).
@@ -85,57 +93,146 @@ def normalize_pci_slot(text):
     return '%04x:%02x:%02x.%s' % (int(domain, 16), int(bus, 16), int(dev, 16), func)
 
 
-def _nvidia_mib(value):
-    """Convert one nvidia-smi memory field (MiB) to bytes; None when it is not a number."""
+def decode_output(data):
+    """Text of a tool's output; bytes that are not UTF-8 become U+FFFD.
+
+    Output decoded with surrogate escapes (what AnsibleModule.run_command gives by default)
+    is turned back into bytes first, so no lone surrogate reaches the result, which the
+    controller could not serialize.
+    """
+    if data is None:
+        return u''
+    if isinstance(data, bytes):
+        return data.decode('utf-8', 'replace')
+    try:
+        return data.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')
+    except (UnicodeError, LookupError):
+        return data.encode('utf-8', 'replace').decode('utf-8')
+
+
+def _bad_bytes(value):
+    """Why a byte count cannot be a GPU memory figure, or None when it can."""
+    if value < 0:
+        return 'which is negative'
+    if value > MAX_GPU_MEMORY_BYTES:
+        return 'which is above 16 TiB, more than any GPU holds'
+    return None
+
+
+def check_memory(figures, where, labels, warnings):
+    """Set to None the figures of ``figures`` (a dict with MEMORY_KEYS) that cannot be true.
+
+    A negative figure or one above MAX_GPU_MEMORY_BYTES is unknown; used or free memory
+    above the total leaves every figure unknown, since which one is wrong cannot be told.
+    ``labels`` names each key as the source does; one sentence per problem is appended to
+    ``warnings``. Returns ``figures``.
+    """
+    for key in MEMORY_KEYS:
+        value = figures.get(key)
+        problem = None if value is None else _bad_bytes(value)
+        if problem:
+            warnings.append('%s: %s reads %d bytes, %s; reported as unknown'
+                            % (where, labels[key], value, problem))
+            figures[key] = None
+    total = figures.get('memory_total_bytes')
+    over = [key for key in ('memory_used_bytes', 'memory_free_bytes')
+            if total is not None and figures.get(key) is not None and figures[key] > total]
+    if over:
+        warnings.append('%s: %s above %s %d bytes; its memory is reported as unknown'
+                        % (where, ' and '.join('%s %d bytes' % (labels[key], figures[key])
+                                               for key in over),
+                           labels['memory_total_bytes'], total))
+        for key in MEMORY_KEYS:
+            figures[key] = None
+    return figures
+
+
+def _nvidia_figure(value):
+    """Read one nvidia-smi memory field (MiB) as bytes.
+
+    Returns (bytes, problem): (None, None) for the fields nvidia-smi prints when it cannot
+    read a figure (``[N/A]``, ``[Not Supported]`` ...), (None, why) for text that is no
+    possible figure (``nan``, ``inf``, ``1e308``, a negative number, words).
+    """
     text = value.strip()
     if text.lower() in _NVIDIA_UNKNOWN or text.startswith('['):
-        return None
-    text = re.sub(r'\s*MiB$', '', text, flags=re.IGNORECASE)
+        return None, None
+    number_text = re.sub(r'\s*MiB$', '', text, flags=re.IGNORECASE)
     try:
-        number = float(text)
+        number = float(number_text)
     except ValueError:
-        return None
+        return None, 'is not a number of MiB'
+    if math.isnan(number) or math.isinf(number):
+        return None, 'is not a number of MiB'
     if number < 0:
-        return None
-    return int(round(number * MIB))
+        return None, 'is negative'
+    if number * MIB > MAX_GPU_MEMORY_BYTES:
+        return None, 'is above 16 TiB, more than any GPU holds'
+    return int(round(number * MIB)), None
 
 
-def parse_nvidia_smi_csv(text):
+def _is_nvidia_memory_field(value):
+    """True when a field has the shape of a memory column: a number or an N/A marker."""
+    text = value.strip()
+    if text.lower() in _NVIDIA_UNKNOWN or text.startswith('['):
+        return True
+    try:
+        float(re.sub(r'\s*MiB$', '', text, flags=re.IGNORECASE))
+    except ValueError:
+        return False
+    return True
+
+
+_NVIDIA_LABELS = {'memory_total_bytes': 'memory.total', 'memory_used_bytes': 'memory.used',
+                  'memory_free_bytes': 'memory.free'}
+
+
+def parse_nvidia_smi_csv(text, warnings=None):
     """Parse ``nvidia-smi --query-gpu=index,name,memory.total,memory.used,memory.free[,pci.bus_id]
     --format=csv,noheader,nounits``.
 
     Returns a list of dicts with ``index`` (int), ``name``, ``memory_total_bytes``,
     ``memory_used_bytes``, ``memory_free_bytes`` (None where nvidia-smi printed ``[N/A]``,
-    ``[Not Supported]`` or anything else that is not a number) and ``pci_slot`` (None
-    without the sixth column). Lines that do not have the expected columns are skipped.
+    ``[Not Supported]`` or anything else that is not a possible figure) and ``pci_slot``
+    (None without the sixth column).
+
+    A row is read from the right, since a name may hold commas: an optional PCI bus id,
+    then three memory fields, then the name, after the index. A row that starts with an
+    index but does not have that shape gives a GPU with unknown name and memory (and its bus
+    id when the last field is one), never figures taken from the wrong columns. Lines that
+    do not start with an index are skipped. Each problem (a skipped line, a row of unknown
+    shape, an impossible figure) is appended to ``warnings`` when a list is given.
     """
+    if warnings is None:
+        warnings = []
     gpus = []
     for line in (text or '').splitlines():
         if not line.strip():
             continue
         fields = [field.strip() for field in line.split(',')]
-        if len(fields) < 5:
+        if not re.match(r'^\d+$', fields[0]):
+            warnings.append('nvidia-smi printed a line that is not a GPU row, ignored: %r'
+                            % line.strip())
             continue
-        pci_slot = None
-        if len(fields) >= 6 and normalize_pci_slot(fields[-1]):
-            pci_slot = normalize_pci_slot(fields[-1])
-            fields = fields[:-1]
-        # A name holding a comma would arrive split; put it back together.
-        index_text = fields[0]
-        memory = fields[-3:]
-        name = ', '.join(fields[1:-3])
-        try:
-            index = int(index_text)
-        except ValueError:
+        index = int(fields[0])
+        pci_slot = normalize_pci_slot(fields[-1]) if len(fields) > 1 else None
+        body = fields[1:-1] if pci_slot else fields[1:]
+        row = {'index': index, 'name': None, 'memory_total_bytes': None,
+               'memory_used_bytes': None, 'memory_free_bytes': None, 'pci_slot': pci_slot}
+        gpus.append(row)
+        if len(body) < 4 or not all(_is_nvidia_memory_field(field) for field in body[-3:]):
+            warnings.append('nvidia-smi row %r does not have the columns asked for (%s); '
+                            'the name and memory of GPU %d are reported as unknown'
+                            % (line.strip(), ', '.join(NVIDIA_SMI_FIELDS), index))
             continue
-        gpus.append({
-            'index': index,
-            'name': name or None,
-            'memory_total_bytes': _nvidia_mib(memory[0]),
-            'memory_used_bytes': _nvidia_mib(memory[1]),
-            'memory_free_bytes': _nvidia_mib(memory[2]),
-            'pci_slot': pci_slot,
-        })
+        row['name'] = ', '.join(body[:-3]) or None
+        for key, field in zip(MEMORY_KEYS, body[-3:]):
+            value, problem = _nvidia_figure(field)
+            if problem:
+                warnings.append('nvidia-smi GPU %d: %s %r %s; reported as unknown'
+                                % (index, _NVIDIA_LABELS[key], field, problem))
+            row[key] = value
+        check_memory(row, 'nvidia-smi GPU %d' % index, _NVIDIA_LABELS, warnings)
     return gpus
 
 
@@ -144,14 +241,22 @@ _ROCM_LINE = re.compile(
     re.IGNORECASE)
 
 
-def parse_rocm_smi_meminfo(text):
+_ROCM_LABELS = {'memory_total_bytes': 'VRAM Total Memory',
+                'memory_used_bytes': 'VRAM Total Used Memory',
+                'memory_free_bytes': 'free memory'}
+
+
+def parse_rocm_smi_meminfo(text, warnings=None):
     """Parse ``rocm-smi --showmeminfo vram``.
 
     Lines look like ``GPU[0]          : VRAM Total Memory (B): 4278190080`` and
     ``GPU[0]          : VRAM Total Used Memory (B): 108814336``. Returns a dict keyed by
     the GPU number with ``memory_total_bytes``, ``memory_used_bytes`` and
-    ``memory_free_bytes`` (None where a figure is missing).
+    ``memory_free_bytes`` (None where a figure is missing or impossible: above 16 TiB, or
+    used above total, each noted in ``warnings`` when a list is given).
     """
+    if warnings is None:
+        warnings = []
     result = {}
     for line in (text or '').splitlines():
         match = _ROCM_LINE.match(line)
@@ -167,9 +272,11 @@ def parse_rocm_smi_meminfo(text):
             entry['memory_used_bytes'] = figure
         else:
             entry['memory_total_bytes'] = figure
-    for entry in result.values():
+    for number in sorted(result):
+        entry = check_memory(result[number], 'rocm-smi GPU[%d]' % number, _ROCM_LABELS,
+                             warnings)
         total, used = entry['memory_total_bytes'], entry['memory_used_bytes']
-        if total is not None and used is not None and used <= total:
+        if total is not None and used is not None:
             entry['memory_free_bytes'] = total - used
     return result
 
@@ -267,15 +374,28 @@ def scan_drm_cards(sysfs_root):
     return cards
 
 
-def read_amdgpu_vram(device_dir):
+_SYSFS_LABELS = {'memory_total_bytes': 'mem_info_vram_total',
+                 'memory_used_bytes': 'mem_info_vram_used',
+                 'memory_free_bytes': 'free memory'}
+
+
+def read_amdgpu_vram(device_dir, warnings=None):
     """Read ``mem_info_vram_total`` and ``mem_info_vram_used`` (bytes) from a card's folder.
 
-    Returns (total, used, free); each None when unreadable.
+    Returns (total, used, free); each None when unreadable or impossible (negative, above
+    16 TiB, or used above total, each noted in ``warnings`` when a list is given).
     """
-    total = _read_int(os.path.join(device_dir, 'mem_info_vram_total'))
-    used = _read_int(os.path.join(device_dir, 'mem_info_vram_used'))
+    if warnings is None:
+        warnings = []
+    figures = {
+        'memory_total_bytes': _read_int(os.path.join(device_dir, 'mem_info_vram_total')),
+        'memory_used_bytes': _read_int(os.path.join(device_dir, 'mem_info_vram_used')),
+        'memory_free_bytes': None,
+    }
+    check_memory(figures, device_dir, _SYSFS_LABELS, warnings)
+    total, used = figures['memory_total_bytes'], figures['memory_used_bytes']
     free = None
-    if total is not None and used is not None and used <= total:
+    if total is not None and used is not None:
         free = total - used
     return total, used, free
 
@@ -365,13 +485,40 @@ def check_device_access(user, device_paths, pwd_module, grp_module, required=())
     return result
 
 
+# Kernel drivers through which Ollama computes on each vendor's GPUs. A card bound to
+# another driver (nouveau, radeon, vfio-pci) is not used; one with no driver known may be.
+COMPUTE_DRIVERS = {'nvidia': ('nvidia',), 'amd': ('amdgpu',)}
+
+
+def ollama_may_use(gpu):
+    """True for an Apple GPU, and an NVIDIA or AMD GPU not bound to a driver Ollama skips."""
+    vendor = gpu.get('vendor')
+    if vendor == 'apple':
+        return True
+    if vendor not in COMPUTE_DRIVERS:
+        return False
+    driver = gpu.get('driver')
+    return driver is None or driver in COMPUTE_DRIVERS[vendor]
+
+
+def memory_known(gpus):
+    """True when every GPU Ollama may use (see ollama_may_use) reports its total memory.
+
+    False means the VRAM sums would leave out a GPU whose memory is unknown.
+    """
+    return all(gpu.get('memory_total_bytes') is not None for gpu in gpus
+               if ollama_may_use(gpu))
+
+
 def summarize(gpus):
     """Return ``vendors``, ``vram_total_bytes``, ``vram_free_bytes`` and ``accelerator``.
 
     ``vendors`` holds every vendor seen. ``accelerator`` only counts GPUs Ollama can offload
     to: nvidia, amd or apple; ``mixed`` when NVIDIA and AMD are both present; ``intel`` when
-    Intel GPUs are the only ones; ``cpu`` otherwise. VRAM sums skip GPUs whose figure is
-    unknown; ``vram_free_bytes`` is None when GPUs have memory but none reports free memory.
+    Intel GPUs are the only ones; ``cpu`` otherwise. VRAM sums add the known figures; both
+    are None when the memory of a GPU Ollama may use is unknown (see memory_known), so that
+    unknown never reads as 0. ``vram_free_bytes`` is also None when GPUs have memory but
+    none reports free memory.
     """
     vendors = sorted(set(gpu['vendor'] for gpu in gpus))
     compute = sorted(set(gpu['vendor'] for gpu in gpus) & set(('nvidia', 'amd', 'apple')))
@@ -386,7 +533,9 @@ def summarize(gpus):
     totals = [gpu['memory_total_bytes'] for gpu in gpus if gpu['memory_total_bytes'] is not None]
     frees = [gpu['memory_free_bytes'] for gpu in gpus if gpu['memory_free_bytes'] is not None]
     vram_total = sum(totals)
-    if frees:
+    if not memory_known(gpus):
+        vram_total = vram_free = None
+    elif frees:
         vram_free = sum(frees)
     elif totals:
         vram_free = None

@@ -84,6 +84,7 @@ FILE_OVERHEAD_BYTES = 32 * MIB
 # Bytes per element of the KV cache by OLLAMA_KV_CACHE_TYPE (FIELD_NOTES 8; q8_0 and q4_0
 # are ggml blocks of 32 values with a 2-byte scale: 34/32 and 18/32).
 KV_CACHE_TYPES = {'f16': 2.0, 'q8_0': 1.0625, 'q4_0': 0.5625}
+KV_CACHE_ORDER = ('f16', 'q8_0', 'q4_0')
 
 # Memory Ollama keeps free on each GPU (FIELD_NOTES 8).
 RESERVE_CUDA_ROCM = 457 * MIB
@@ -120,6 +121,18 @@ def normalize_quantization(name):
     if key not in QUANTIZATIONS:
         raise ValueError('unknown quantization %r; write one of %s (or the aliases %s)' % (
             name, ', '.join(quantization_names()), ', '.join(sorted(ALIASES))))
+    return key
+
+
+def normalize_kv_cache_type(value):
+    """Return f16, q8_0 or q4_0 from any case (``Q8_0``, `` q4-0 ``).
+
+    Raises ValueError naming the valid choices for anything else.
+    """
+    key = value.strip().lower().replace('-', '_') if isinstance(value, str) else None
+    if key not in KV_CACHE_TYPES:
+        raise ValueError('kv_cache_type %r is not a KV cache type; write %s or %s' % (
+            value, ', '.join(KV_CACHE_ORDER[:-1]), KV_CACHE_ORDER[-1]))
     return key
 
 

@@ -40,13 +40,16 @@ options:
   nvidia_smi:
     description:
       - Path or name of C(nvidia-smi). A name is looked up in E(PATH). When it cannot be
-        found or fails, NVIDIA memory is reported as unknown.
+        found or fails, NVIDIA memory is reported as unknown, with a warning when an NVIDIA
+        card is present or the option was changed from its default.
     type: str
     default: nvidia-smi
   rocm_smi:
     description:
       - Path or name of C(rocm-smi). A name is looked up in E(PATH). Used when sysfs has no
         memory figures for an C(amdgpu) card, and to cross-check those it has.
+      - A path that does not exist or is not executable, or a name other than the default
+        that is not in E(PATH), is warned about.
     type: str
     default: rocm-smi
   user:
@@ -65,6 +68,11 @@ attributes:
 notes:
   - Memory that no tool reports is C(null), never guessed; Intel and unknown GPUs always
     have unknown memory.
+  - Figures that cannot be true are reported as C(null) with a warning, never used. These
+    are C(nan), C(inf), negative figures, figures above 16 TiB, used or free memory above
+    the total, and C(nvidia-smi) rows that do not have the columns asked for.
+  - Tool output that is not UTF-8 is decoded with U+FFFD in place of the bytes it cannot
+    decode.
   - C(rocm-smi) numbers its GPUs C(GPU[0]), C(GPU[1]) ...; they are matched to the
     C(amdgpu) cards in PCI address order.
   - Without the C(pci.bus_id) column, C(nvidia-smi) rows are matched to the NVIDIA cards in
@@ -160,17 +168,31 @@ vendors:
   elements: str
   sample: [amd, intel]
 vram_total_bytes:
-  description: Sum of the known RV(gpus[].memory_total_bytes); C(0) without GPU memory.
+  description:
+    - Sum of the known RV(gpus[].memory_total_bytes); C(0) without GPU memory.
+    - Null when RV(memory_known) is false, so that unknown memory never reads as C(0).
   returned: always
   type: int
   sample: 25753026560
 vram_free_bytes:
   description:
     - Sum of the known RV(gpus[].memory_free_bytes); C(0) without GPU memory; null when
-      GPUs have memory but none reports what is free (Apple Silicon, C([N/A]) fields).
+      GPUs have memory but none reports what is free (Apple Silicon).
+    - Null when RV(memory_known) is false.
   returned: always
   type: int
   sample: 24110530560
+memory_known:
+  description:
+    - True when every GPU Ollama may compute on reports its total memory. Those are Apple
+      GPUs, and NVIDIA and AMD GPUs unless bound to a driver Ollama does not use
+      (C(nouveau), C(radeon), C(vfio-pci) ...). Also true without such GPUs.
+    - False when one of them has unknown memory (tool missing or failing, C([N/A]) fields,
+      figures that cannot be true); RV(vram_total_bytes) and RV(vram_free_bytes) are then
+      null and RV(gpus) says which GPU is unknown.
+  returned: always
+  type: bool
+  sample: true
 accelerator:
   description:
     - What Ollama would compute on. C(nvidia), C(amd) or C(apple); C(mixed) when NVIDIA and
@@ -221,13 +243,30 @@ from ansible_collections.localllm.workstation.plugins.module_utils import gpu as
 NVIDIA_QUERY = '--query-gpu=' + ','.join(gpulib.NVIDIA_SMI_FIELDS)
 
 
-def find_tool(module, name):
-    """Return an executable path for a tool given by path or name, or None."""
+def find_tool(module, option, default, consequence, needed=False):
+    """Return an executable path for the tool named by ``option``, or None.
+
+    Warns when it is missing and was asked for: a path, a name other than ``default``, or
+    ``needed`` (a GPU is present that only this tool reports on).
+    """
+    name = module.params[option]
     if not name:
         return None
     if os.sep in name:
-        return name if os.path.isfile(name) and os.access(name, os.X_OK) else None
-    return module.get_bin_path(name)
+        if not os.path.exists(name):
+            problem = 'does not exist'
+        elif not os.path.isfile(name) or not os.access(name, os.X_OK):
+            problem = 'is not executable'
+        else:
+            return name
+        module.warn('%s %s %s; %s. Give the path of the tool, or its name to look it up '
+                    'in PATH' % (option, name, problem, consequence))
+        return None
+    path = module.get_bin_path(name)
+    if path is None and (name != default or needed):
+        module.warn('%s %s is not in PATH; %s. Give the path of the tool'
+                    % (option, name, consequence))
+    return path
 
 
 def new_gpu(device=None, vendor=None, index=0):
@@ -256,14 +295,31 @@ def set_memory(gpu, figures, source):
     gpu['memory_source'] = source if has_figure else None
 
 
+def run_tool(module, args):
+    """Run a tool; return rc and its output as text, undecodable bytes replaced."""
+    rc, out, err = module.run_command(args, encoding=None)
+    return rc, gpulib.decode_output(out), gpulib.decode_output(err)
+
+
 def query_nvidia(module, path):
     """Run nvidia-smi; return parsed rows, or None when it fails (with a warning)."""
-    rc, out, err = module.run_command([path, NVIDIA_QUERY, '--format=csv,noheader,nounits'])
+    rc, out, err = run_tool(module, [path, NVIDIA_QUERY, '--format=csv,noheader,nounits'])
     if rc != 0:
         module.warn('%s failed (rc %s): %s; NVIDIA memory is reported as unknown'
                     % (path, rc, (err or out).strip()))
         return None
-    return gpulib.parse_nvidia_smi_csv(out)
+    problems = []
+    rows = gpulib.parse_nvidia_smi_csv(out, problems)
+    for problem in problems:
+        module.warn('%s: %s' % (path, problem))
+    if not rows:
+        shown = out.strip()
+        module.warn('%s exited 0 but printed no GPU row (%s); NVIDIA memory is reported as '
+                    'unknown' % (path, 'output: %r' % shown[:200] if shown else 'no output'))
+    elif problems and all(row[key] is None for row in rows for key in gpulib.MEMORY_KEYS):
+        module.warn('%s printed no memory figure that could be read; NVIDIA memory is '
+                    'reported as unknown' % path)
+    return rows
 
 
 def add_nvidia(module, gpus, path):
@@ -285,26 +341,36 @@ def add_nvidia(module, gpus, path):
         set_memory(gpu, row, 'nvidia-smi')
 
 
-def add_amd(module, gpus, sysfs_root, rocm_path):
+def add_amd(module, gpus, sysfs_root):
     cards = gpulib.scan_drm_cards(sysfs_root)
     amdgpu = [gpu for gpu in gpus if gpu['vendor'] == 'amd' and gpu['driver'] == 'amdgpu']
     for gpu in amdgpu:
         pci_folder = os.path.join(sysfs_root, 'bus', 'pci', 'devices', gpu['pci_slot'])
         folder = cards.get(gpu['pci_slot'], pci_folder)
-        total, used, free = gpulib.read_amdgpu_vram(folder)
+        problems = []
+        total, used, free = gpulib.read_amdgpu_vram(folder, problems)
+        for problem in problems:
+            module.warn('AMD GPU %s: %s' % (gpu['pci_slot'], problem))
         set_memory(gpu, {'memory_total_bytes': total, 'memory_used_bytes': used,
                          'memory_free_bytes': free}, 'sysfs')
         product = gpulib.read_text(os.path.join(folder, 'product_name'))
         if product:
             gpu['name'] = product
-    if not amdgpu or not rocm_path:
+    if not amdgpu:
         return
-    rc, out, err = module.run_command([rocm_path, '--showmeminfo', 'vram'])
+    rocm_path = find_tool(module, 'rocm_smi', 'rocm-smi',
+                          'AMD memory comes from sysfs alone')
+    if not rocm_path:
+        return
+    rc, out, err = run_tool(module, [rocm_path, '--showmeminfo', 'vram'])
     if rc != 0:
         module.warn('%s --showmeminfo vram failed (rc %s): %s'
                     % (rocm_path, rc, (err or out).strip()))
         return
-    figures = gpulib.parse_rocm_smi_meminfo(out)
+    problems = []
+    figures = gpulib.parse_rocm_smi_meminfo(out, problems)
+    for problem in problems:
+        module.warn('%s: %s' % (rocm_path, problem))
     for number, gpu in enumerate(amdgpu):
         row = figures.get(number)
         if not row:
@@ -328,10 +394,16 @@ def linux_gpus(module, params):
         gpus.append(new_gpu(device, index=counters.get(vendor, 0)))
         counters[vendor] = counters.get(vendor, 0) + 1
     pci_tree = os.path.isdir(os.path.join(sysfs_root, 'bus', 'pci', 'devices'))
-    if any(gpu['vendor'] == 'nvidia' for gpu in gpus) or not pci_tree:
-        add_nvidia(module, gpus, find_tool(module, params['nvidia_smi']))
+    nvidia_cards = [gpu for gpu in gpus if gpu['vendor'] == 'nvidia']
+    if nvidia_cards or not pci_tree:
+        # A missing nvidia-smi is worth a warning when a card Ollama may use is present;
+        # not for one bound to nouveau or vfio-pci, nor when there is no PCI tree to tell.
+        needed = any(gpulib.ollama_may_use(gpu) for gpu in nvidia_cards)
+        add_nvidia(module, gpus, find_tool(module, 'nvidia_smi', 'nvidia-smi',
+                                           'NVIDIA memory is reported as unknown',
+                                           needed=needed))
     if any(gpu['vendor'] == 'amd' for gpu in gpus):
-        add_amd(module, gpus, sysfs_root, find_tool(module, params['rocm_smi']))
+        add_amd(module, gpus, sysfs_root)
     return gpus
 
 
@@ -394,6 +466,7 @@ def main():
         gpus = linux_gpus(module, module.params)
     result = dict(changed=False, gpus=gpus)
     result.update(gpulib.summarize(gpus))
+    result['memory_known'] = gpulib.memory_known(gpus)
     result['device_access'] = device_access(module, module.params, gpus)
     module.exit_json(**result)
 

@@ -91,9 +91,10 @@ options:
     type: int
     default: 4096
   kv_cache_type:
-    description: C(OLLAMA_KV_CACHE_TYPE). Quantized types need flash attention.
+    description:
+      - C(OLLAMA_KV_CACHE_TYPE), one of C(f16), C(q8_0), C(q4_0), in any case (C(Q8_0) is
+        C(q8_0)). Quantized types need flash attention.
     type: str
-    choices: [f16, q8_0, q4_0]
     default: f16
   num_parallel:
     description: C(OLLAMA_NUM_PARALLEL); each parallel slot has its own KV cache.
@@ -108,13 +109,16 @@ options:
     description:
       - The RV(localllm.workstation.gpu_info#module:gpus) list. NVIDIA, AMD and Apple GPUs
         with a known memory size count; Intel and unknown GPUs are left out, as Ollama does
-        not compute on them by default.
+        not compute on them by default. C(vendor) is compared in any case.
+      - C(memory_total_bytes) and C(memory_free_bytes) must be whole numbers of bytes, 0 or
+        more, or null when unknown; anything else (C(8GiB), a negative number) is refused.
     type: list
     elements: dict
   use_free_memory:
     description:
       - With O(gpus), count each GPU's free memory instead of its total. A GPU that does not
         report free memory counts with its total.
+      - Free memory reported above the total counts as the total, with a warning.
     type: bool
     default: false
   gpu_overhead_bytes:
@@ -164,7 +168,9 @@ notes:
     modelled: sliding-window and hybrid attention (Gemma, Mistral's SWA, recurrent layers)
     whose KV cache is smaller than counted; vision projectors; mixture-of-experts
     offloading; the layout of layers across several GPUs; flash attention's smaller
-    graph. A per-layer C(head_count_kv) list counts with its largest value."
+    graph. A per-layer C(head_count_kv) list (as in C(model_info) of some models) counts
+    with its largest value; an empty list or one holding anything but whole numbers is
+    refused."
   - "Quality: quantizations below 4 bits (C(Q3_*), C(Q2_K), C(IQ3_*), C(IQ2_*),
     C(IQ1_*)) are flagged C(low_quality) and warned about; the guide calls anything below
     INT4 not usable."
@@ -359,6 +365,8 @@ evaluations:
       type: str
 '''
 
+import re
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.localllm.workstation.plugins.module_utils import sizing
 
@@ -388,12 +396,49 @@ def _positive_int(value, option, upper):
     return number
 
 
-def _info_value(info, arch, key):
-    value = info.get('%s.%s' % (arch, key)) if arch else None
-    if isinstance(value, list):
-        numbers = [item for item in value if isinstance(item, (int, float))]
-        value = max(numbers) if numbers else None
-    return value
+def _info_value(info, arch, key, where, option=None):
+    """A model_info figure; a per-layer list gives its largest value.
+
+    An empty list, or one holding anything but whole numbers, is refused rather than taken
+    as missing (which would fall back to another figure).
+    """
+    name = '%s.%s' % (arch, key)
+    value = info.get(name) if arch else None
+    if not isinstance(value, list):
+        return value
+    instead = ('give %s instead, or ' % option) if option else ''
+    if not value:
+        raise InputError('%smodel_info %s is an empty list; %sgive model_info a whole '
+                         'number or one whole number per layer' % (where, name, instead))
+    if not all(isinstance(item, int) and not isinstance(item, bool) for item in value):
+        shown = repr(value)
+        if len(shown) > 120:
+            shown = shown[:117] + '...'
+        raise InputError('%smodel_info %s is %s, but a per-layer list must hold whole '
+                         'numbers only (such as [8, 8, 4]); %sfix model_info'
+                         % (where, name, shown, instead))
+    return max(value)
+
+
+def _byte_count(value, option):
+    """None, or a whole number of bytes (int, whole float or digits); InputError otherwise."""
+    if value is None:
+        return None
+    number = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and re.match(r'^\s*-?[0-9]+\s*$', value):
+        number = int(value)
+    if number is None:
+        raise InputError('%s must be a whole number of bytes (for example 8589934592 for '
+                         '8 GiB) or null when unknown, not %r' % (option, value))
+    if number < 0:
+        raise InputError('%s must be 0 or more (null when unknown), not %d' % (option, number))
+    return number
 
 
 def model_spec(source, run, where):
@@ -403,18 +448,24 @@ def model_spec(source, run, where):
     """
     info = source.get('model_info') or {}
     details = source.get('details') or {}
-    if not isinstance(info, dict) or not isinstance(details, dict):
-        raise InputError('%smodel_info and details must be dictionaries as /api/show '
-                         'returns them' % where)
+    for option, value in (('model_info', info), ('details', details)):
+        if not isinstance(value, dict):
+            raise InputError('%s%s must be a dictionary as /api/show returns it, not %r'
+                             % (where, option, value))
     if 'model_info' in info and isinstance(info['model_info'], dict):
-        details = details or info.get('details') or {}
+        if not details:
+            details = info.get('details') or {}
+            if not isinstance(details, dict):
+                raise InputError('%smodel_info.details must be a dictionary as /api/show '
+                                 'returns it (with quantization_level and parameter_size), '
+                                 'not %r' % (where, details))
         info = info['model_info']
     arch = info.get('general.architecture')
 
     def pick(option, info_key):
         if source.get(option) is not None:
             return source[option], option
-        value = _info_value(info, arch, info_key)
+        value = _info_value(info, arch, info_key, where, option)
         return value, 'model_info %s.%s' % (arch, info_key)
 
     parameters = source.get('parameters')
@@ -447,11 +498,11 @@ def model_spec(source, run, where):
                                     ('vocab_size', 'vocab_size', 10 ** 7)):
         value, label = pick(option, info_key)
         figures[option] = None if value is None else _positive_int(value, where + label, upper)
-    value_dim = _info_value(info, arch, 'attention.value_length')
-    if source.get('head_dim') is None and value_dim:
-        value_dim = _positive_int(value_dim, where + 'model_info value_length', 65536)
-    else:
-        value_dim = None
+    value_dim = None
+    if source.get('head_dim') is None:
+        value_dim = _info_value(info, arch, 'attention.value_length', where, 'head_dim')
+        if value_dim:
+            value_dim = _positive_int(value_dim, where + 'model_info value_length', 65536)
     if figures['kv_heads'] is None:
         figures['kv_heads'] = figures['heads']
     if figures['head_dim'] is None and figures['embedding_length'] and figures['heads']:
@@ -470,11 +521,11 @@ def model_spec(source, run, where):
     context = _positive_int(run['context_length'], where + 'context_length',
                             sizing.MAX_CONTEXT)
     parallel = _positive_int(run['num_parallel'], where + 'num_parallel', sizing.MAX_PARALLEL)
-    kv_type = str(run['kv_cache_type']).lower()
-    if kv_type not in sizing.KV_CACHE_TYPES:
-        raise InputError('%skv_cache_type %r is not one of %s' % (
-            where, run['kv_cache_type'], ', '.join(sorted(sizing.KV_CACHE_TYPES))))
-    trained = _info_value(info, arch, 'context_length')
+    try:
+        kv_type = sizing.normalize_kv_cache_type(run['kv_cache_type'])
+    except ValueError as error:
+        raise InputError(where + str(error))
+    trained = _info_value(info, arch, 'context_length', where)
     return {
         'parameters': parameters,
         'quantization': quantization,
@@ -491,8 +542,13 @@ def model_spec(source, run, where):
     }
 
 
-def gpu_memory(params):
-    """Turn vram_bytes or gpus into the list sizing.fit() takes."""
+def gpu_memory(params, warnings=None):
+    """Turn vram_bytes or gpus into the list sizing.fit() takes.
+
+    Sentences about figures that were adjusted are appended to ``warnings``.
+    """
+    if warnings is None:
+        warnings = []
     reserve = params['reserve_bytes']
     if params['vram_bytes'] is not None:
         if params['vram_bytes'] < 0:
@@ -506,16 +562,30 @@ def gpu_memory(params):
     for position, gpu in enumerate(params['gpus']):
         if not isinstance(gpu, dict):
             raise InputError('gpus[%d] must be a dictionary as gpu_info returns it' % position)
-        if gpu.get('vendor') not in COMPUTE_VENDORS:
+        vendor = gpu.get('vendor')
+        if vendor is not None and not isinstance(vendor, str):
+            raise InputError('gpus[%d].vendor must be a string such as nvidia, amd, apple, '
+                             'intel or unknown, not %r' % (position, vendor))
+        vendor = (vendor or '').strip().lower()
+        if vendor not in COMPUTE_VENDORS:
             continue
-        memory = gpu.get('memory_total_bytes')
-        if params['use_free_memory'] and gpu.get('memory_free_bytes') is not None:
-            memory = gpu.get('memory_free_bytes')
+        memory = _byte_count(gpu.get('memory_total_bytes'),
+                             'gpus[%d].memory_total_bytes' % position)
+        if params['use_free_memory']:
+            free = _byte_count(gpu.get('memory_free_bytes'),
+                               'gpus[%d].memory_free_bytes' % position)
+            if free is not None and memory is not None and free > memory:
+                warnings.append('gpus[%d]: memory_free_bytes %d is above memory_total_bytes '
+                                '%d, which cannot be; counting the total'
+                                % (position, free, memory))
+                free = memory
+            if free is not None:
+                memory = free
         if memory is None:
             continue
         if reserve is not None:
             gpu_reserve = reserve
-        elif gpu.get('vendor') == 'apple':
+        elif vendor == 'apple':
             gpu_reserve = sizing.RESERVE_METAL
         else:
             gpu_reserve = sizing.RESERVE_CUDA_ROCM
@@ -574,6 +644,9 @@ def check_candidates(module, gpus):
             raise InputError('candidates[%d] needs a name and the model options (parameters, '
                              'quantization, layers, kv_heads, head_dim, or model_info)'
                              % position)
+        if not isinstance(candidate['name'], str):
+            raise InputError('candidates[%d]: name must be a model name such as llama3.1:8b, '
+                             'not %r' % (position, candidate['name']))
         unknown = sorted(set(candidate) - set(MODEL_KEYS) - set(RUN_KEYS) - set(['name']))
         if unknown:
             raise InputError('candidates[%d] (%s): unknown key %s; valid keys: name, %s'
@@ -647,7 +720,8 @@ def main():
             details=dict(type='dict'),
             candidates=dict(type='list', elements='dict'),
             context_length=dict(type='int', default=4096),
-            kv_cache_type=dict(type='str', choices=['f16', 'q8_0', 'q4_0'], default='f16'),
+            # Checked in any case by sizing.normalize_kv_cache_type, not by choices.
+            kv_cache_type=dict(type='str', default='f16'),
             num_parallel=dict(type='int', default=1),
             vram_bytes=dict(type='int'),
             gpus=dict(type='list', elements='dict'),
@@ -674,7 +748,10 @@ def main():
         for option in ('gpu_overhead_bytes', 'reserve_bytes', 'graph_bytes'):
             if params[option] is not None and params[option] < 0:
                 raise InputError('%s must be 0 or more, not %d' % (option, params[option]))
-        gpus = gpu_memory(params)
+        adjusted = []
+        gpus = gpu_memory(params, adjusted)
+        for text in adjusted:
+            module.warn(text)
         if params['candidates'] is not None:
             result = check_candidates(module, gpus)
         else:

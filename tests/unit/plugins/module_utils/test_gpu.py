@@ -285,3 +285,157 @@ def test_summary_mixed_intel_and_unknown_free():
     assert gpu.summarize([_gpu('intel')])['accelerator'] == 'intel'
     assert gpu.summarize([_gpu('unknown')])['accelerator'] == 'cpu'
     assert gpu.summarize([_gpu('apple', 24 * GIB)])['vram_free_bytes'] is None
+
+
+# input the parsers must not trust
+
+@pytest.mark.parametrize('figure', ['nan', 'NaN', 'inf', '-inf', 'Infinity', '1e308',
+                                    '99999999999'])
+def test_nvidia_impossible_figure_is_unknown_with_a_warning(figure):
+    warnings = []
+    rows = gpu.parse_nvidia_smi_csv(
+        '0, NVIDIA GeForce RTX 4090, %s, 1057, 23090, 00000000:01:00.0\n' % figure, warnings)
+    assert len(rows) == 1
+    assert rows[0]['name'] == 'NVIDIA GeForce RTX 4090'
+    assert rows[0]['pci_slot'] == '0000:01:00.0'
+    assert rows[0]['memory_total_bytes'] is None
+    assert rows[0]['memory_used_bytes'] == 1057 * MIB
+    assert rows[0]['memory_free_bytes'] == 23090 * MIB
+    assert len(warnings) == 1
+    assert figure in warnings[0] and 'memory.total' in warnings[0]
+    assert 'unknown' in warnings[0]
+
+
+def test_nvidia_not_available_fields_are_unknown_without_a_warning():
+    warnings = []
+    rows = gpu.parse_nvidia_smi_csv(fixture('nvidia-smi', 'na-fields.csv'), warnings)
+    assert rows[0]['memory_total_bytes'] is None
+    assert warnings == []
+
+
+@pytest.mark.parametrize('line', [
+    '0, GPU, 8192, 0, 8192, banana',
+    '0, GPU, 8192, 0, banana',
+    '0, GPU, 8192, 0',
+    '0, 8192, 0, 8192',
+    '0, GPU, 8192, 0, 8192, 00000000:01:00.0, extra',
+])
+def test_nvidia_row_of_unknown_shape_is_not_guessed(line):
+    warnings = []
+    rows = gpu.parse_nvidia_smi_csv(line + '\n', warnings)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row['index'] == 0
+    assert row['name'] is None
+    for key in ('memory_total_bytes', 'memory_used_bytes', 'memory_free_bytes'):
+        assert row[key] is None
+    assert len(warnings) == 1
+    assert repr(line) in warnings[0]
+    assert 'index, name, memory.total, memory.used, memory.free, pci.bus_id' in warnings[0]
+
+
+def test_nvidia_row_of_unknown_shape_keeps_a_valid_bus_id():
+    warnings = []
+    rows = gpu.parse_nvidia_smi_csv('1, GPU, 8192, banana, 00000000:21:00.0', warnings)
+    assert rows[0]['pci_slot'] == '0000:21:00.0'
+    assert rows[0]['memory_total_bytes'] is None
+    assert len(warnings) == 1
+
+
+@pytest.mark.parametrize('line', [
+    '0, GPU, 8192, 9000, 100, 00000000:01:00.0',
+    '0, GPU, 8192, 0, 9000, 00000000:01:00.0',
+    '0, GPU, 0, 8192, 77',
+])
+def test_nvidia_used_or_free_above_total_is_unknown(line):
+    warnings = []
+    rows = gpu.parse_nvidia_smi_csv(line, warnings)
+    for key in ('memory_total_bytes', 'memory_used_bytes', 'memory_free_bytes'):
+        assert rows[0][key] is None
+    assert len(warnings) == 1 and 'above' in warnings[0]
+
+
+def test_nvidia_lines_that_are_not_gpu_rows_are_reported():
+    warnings = []
+    rows = gpu.parse_nvidia_smi_csv(
+        'NVIDIA-SMI has failed because it could not communicate with the driver\n', warnings)
+    assert rows == []
+    assert len(warnings) == 1 and 'NVIDIA-SMI has failed' in warnings[0]
+
+
+def test_rocm_impossible_figures_are_unknown():
+    text = ('GPU[0]\t\t: VRAM Total Memory (B): %d\n'
+            'GPU[0]\t\t: VRAM Total Used Memory (B): 4096\n'
+            'GPU[1]\t\t: VRAM Total Memory (B): 4096\n'
+            'GPU[1]\t\t: VRAM Total Used Memory (B): 8192\n' % 10 ** 40)
+    warnings = []
+    figures = gpu.parse_rocm_smi_meminfo(text, warnings)
+    assert figures[0] == {'memory_total_bytes': None, 'memory_used_bytes': 4096,
+                          'memory_free_bytes': None}
+    assert figures[1] == {'memory_total_bytes': None, 'memory_used_bytes': None,
+                          'memory_free_bytes': None}
+    assert len(warnings) == 2
+    assert 'GPU[0]' in warnings[0] and str(10 ** 40) in warnings[0]
+    assert 'GPU[1]' in warnings[1] and 'above' in warnings[1]
+
+
+def _amd_card(tmp_path, total, used):
+    card = tmp_path / 'card'
+    card.mkdir()
+    (card / 'mem_info_vram_total').write_text('%s\n' % total)
+    (card / 'mem_info_vram_used').write_text('%s\n' % used)
+    return str(card)
+
+
+@pytest.mark.parametrize('total, used, expected', [
+    (-17163091968, 4096, (None, 4096, None)),
+    (10 ** 40, 4096, (None, 4096, None)),
+    (16 * GIB, -1, (16 * GIB, None, None)),
+    (4096, 8192, (None, None, None)),
+])
+def test_read_amdgpu_vram_refuses_impossible_figures(tmp_path, total, used, expected):
+    warnings = []
+    assert gpu.read_amdgpu_vram(_amd_card(tmp_path, total, used), warnings) == expected
+    assert len(warnings) == 1
+    assert 'mem_info_vram' in warnings[0] and 'unknown' in warnings[0]
+
+
+def test_read_amdgpu_vram_sane_figures_give_no_warning(tmp_path):
+    warnings = []
+    assert gpu.read_amdgpu_vram(_amd_card(tmp_path, 16 * GIB, GIB), warnings) == (
+        16 * GIB, GIB, 15 * GIB)
+    assert warnings == []
+
+
+def _card(vendor, total=None, free=None, driver=None):
+    return {'vendor': vendor, 'driver': driver, 'memory_total_bytes': total,
+            'memory_free_bytes': free}
+
+
+def test_memory_known_only_when_every_usable_gpu_reports_it():
+    assert gpu.memory_known([]) is True
+    assert gpu.memory_known([_card('nvidia', 8 * GIB, GIB, 'nvidia')]) is True
+    # Intel, unknown vendors and AMD cards off amdgpu are never counted by Ollama.
+    assert gpu.memory_known([_card('nvidia', 8 * GIB, GIB, 'nvidia'), _card('intel'),
+                             _card('unknown'), _card('amd', driver='radeon')]) is True
+    assert gpu.memory_known([_card('nvidia', driver='nvidia')]) is False
+    assert gpu.memory_known([_card('nvidia')]) is False
+    assert gpu.memory_known([_card('amd', driver='amdgpu')]) is False
+    assert gpu.memory_known([_card('apple', 48 * GIB)]) is True
+
+
+def test_summary_with_unknown_memory_is_null_not_zero():
+    summary = gpu.summarize([_card('nvidia', driver='nvidia')])
+    assert summary['vram_total_bytes'] is None
+    assert summary['vram_free_bytes'] is None
+    summary = gpu.summarize([_card('nvidia', 8 * GIB, GIB, 'nvidia'),
+                             _card('nvidia', driver='nvidia')])
+    assert summary['vram_total_bytes'] is None
+    assert summary['vram_free_bytes'] is None
+    assert summary['accelerator'] == 'nvidia'
+
+
+def test_decode_output_replaces_bytes_that_are_not_utf8():
+    assert gpu.decode_output(b'0, NVIDIA \xff GPU\n') == u'0, NVIDIA \ufffd GPU\n'
+    assert gpu.decode_output(u'already text') == u'already text'
+    assert gpu.decode_output(None) == u''

@@ -205,3 +205,18 @@ def test_summary_reads_the_verdict():
     text = sizing.summary('llama3.1:8b', spec(), parts, result)
     assert text.startswith('llama3.1:8b (8.03B parameters, Q4_K_M, context 4096')
     assert 'fits in 8.0 GiB' in text
+
+
+@pytest.mark.parametrize('given, canonical', [
+    ('f16', 'f16'), ('F16', 'f16'), ('Q8_0', 'q8_0'), (' q4_0 ', 'q4_0'), ('Q4-0', 'q4_0'),
+])
+def test_kv_cache_type_in_any_case(given, canonical):
+    assert sizing.normalize_kv_cache_type(given) == canonical
+
+
+@pytest.mark.parametrize('given', ['q5_0', '', None, 8, ['f16']])
+def test_unknown_kv_cache_type_lists_the_valid_ones(given):
+    with pytest.raises(ValueError) as error:
+        sizing.normalize_kv_cache_type(given)
+    assert 'f16, q8_0 or q4_0' in str(error.value)
+    assert repr(given) in str(error.value)

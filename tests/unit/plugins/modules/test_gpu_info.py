@@ -269,3 +269,176 @@ def test_intel_mac_is_cpu(monkeypatch, capsys):
     monkeypatch.setattr(gpu_info.platform, 'machine', lambda: 'x86_64')
     code, result = run_module(monkeypatch, capsys, {})
     assert result['gpus'] == [] and result['accelerator'] == 'cpu'
+
+
+def tool_printing(tmp_path, name, data, rc=0, stream='stdout'):
+    """Write an executable that prints data (bytes) on stdout or stderr."""
+    output = tmp_path / (name + '.out')
+    output.write_bytes(data)
+    script = tmp_path / name
+    redirect = ' >&2' if stream == 'stderr' else ''
+    script.write_text('#!/bin/sh\ncat %s%s\nexit %d\n' % (output, redirect, rc))
+    script.chmod(0o755)
+    return str(script)
+
+
+def no_surrogates(value):
+    """True when no text in a result holds a lone surrogate (what undecodable bytes become)."""
+    text = repr(value)
+    return '\\ud8' not in text and '\\udc' not in text and not any(
+        0xd800 <= ord(char) <= 0xdfff for char in str(value))
+
+
+@pytest.mark.parametrize('figure', ['nan', 'inf', '1e308'])
+def test_impossible_nvidia_figure_is_unknown_not_a_crash(monkeypatch, capsys, tmp_path, linux,
+                                                         dev_tree, figure):
+    accounts(monkeypatch, dev_tree, in_group=True)
+    smi = tool_printing(tmp_path, 'nvidia-smi', (
+        '0, NVIDIA GeForce RTX 4090, %s, 1057, 23090, 00000000:01:00.0\n' % figure).encode())
+    code, result = run_module(monkeypatch, capsys,
+                              base_args(tmp_path, dev_tree, nvidia_smi=smi))
+    assert code == 0
+    nvidia = [g for g in result['gpus'] if g['vendor'] == 'nvidia'][0]
+    assert nvidia['memory_total_bytes'] is None
+    assert nvidia['name'] == 'NVIDIA GeForce RTX 4090'
+    assert any(figure in text and 'memory.total' in text for text in warnings(result))
+    assert result['memory_known'] is False
+    assert result['vram_total_bytes'] is None
+
+
+def test_non_utf8_nvidia_smi_output_is_valid_text(monkeypatch, capsys, tmp_path, linux,
+                                                  dev_tree):
+    accounts(monkeypatch, dev_tree, in_group=True)
+    smi = tool_printing(tmp_path, 'nvidia-smi',
+                        b'0, NVIDIA GeForce \xff\xfe 4090, 24564, 1057, 23090, '
+                        b'00000000:01:00.0\n')
+    code, result = run_module(monkeypatch, capsys,
+                              base_args(tmp_path, dev_tree, nvidia_smi=smi))
+    assert code == 0
+    nvidia = [g for g in result['gpus'] if g['vendor'] == 'nvidia'][0]
+    assert nvidia['name'] == u'NVIDIA GeForce \ufffd\ufffd 4090'
+    assert nvidia['memory_total_bytes'] == 24564 * MIB
+    assert no_surrogates(result)
+
+
+def test_non_utf8_tool_errors_are_valid_text(monkeypatch, capsys, tmp_path, linux, dev_tree):
+    accounts(monkeypatch, dev_tree, in_group=True)
+    smi = tool_printing(tmp_path, 'nvidia-smi', b'Fehler \xe4\n', rc=9, stream='stderr')
+    rocm = tool_printing(tmp_path, 'rocm-smi', b'Erreur \xe9\n', rc=2, stream='stderr')
+    code, result = run_module(monkeypatch, capsys,
+                              base_args(tmp_path, dev_tree, nvidia_smi=smi, rocm_smi=rocm))
+    assert code == 0
+    assert any(u'Fehler \ufffd' in text for text in warnings(result))
+    assert any(u'Erreur \ufffd' in text for text in warnings(result))
+    assert no_surrogates(result)
+
+
+def test_nvidia_row_of_unknown_shape_is_reported_not_guessed(monkeypatch, capsys, tmp_path,
+                                                             linux, dev_tree):
+    accounts(monkeypatch, dev_tree, in_group=True)
+    smi = tool_printing(tmp_path, 'nvidia-smi', b'0, GPU, 8192, 0, 8192, banana\n')
+    code, result = run_module(monkeypatch, capsys,
+                              base_args(tmp_path, dev_tree, nvidia_smi=smi))
+    assert code == 0
+    nvidia = [g for g in result['gpus'] if g['vendor'] == 'nvidia']
+    assert len(nvidia) == 1 and nvidia[0]['pci_slot'] == '0000:01:00.0'
+    assert nvidia[0]['name'] is None
+    assert nvidia[0]['memory_total_bytes'] is None
+    assert nvidia[0]['memory_free_bytes'] is None
+    assert any("'0, GPU, 8192, 0, 8192, banana'" in text for text in warnings(result))
+
+
+def amd_only_sysfs(tmp_path, total, used):
+    sysfs = tmp_path / 'sys'
+    card = sysfs / 'bus' / 'pci' / 'devices' / '0000:0c:00.0'
+    card.mkdir(parents=True)
+    (card / 'vendor').write_text('0x1002\n')
+    (card / 'device').write_text('0x73bf\n')
+    (card / 'class').write_text('0x030000\n')
+    (card / 'mem_info_vram_total').write_text('%s\n' % total)
+    (card / 'mem_info_vram_used').write_text('%s\n' % used)
+    (sysfs / 'bus' / 'pci' / 'drivers' / 'amdgpu').mkdir(parents=True)
+    os.symlink('../../drivers/amdgpu', str(card / 'driver'))
+    return str(sysfs)
+
+
+@pytest.mark.parametrize('total, used', [(-1, 0), (10 ** 40, 0), (4096, 8192)])
+def test_impossible_amdgpu_sysfs_figures_are_unknown(monkeypatch, capsys, tmp_path, linux,
+                                                     dev_tree, total, used):
+    accounts(monkeypatch, dev_tree, in_group=True)
+    code, result = run_module(monkeypatch, capsys,
+                              base_args(tmp_path, dev_tree,
+                                        sysfs_root=amd_only_sysfs(tmp_path, total, used)))
+    assert code == 0
+    amd = result['gpus'][0]
+    assert amd['memory_total_bytes'] is None and amd['memory_free_bytes'] is None
+    assert any('0000:0c:00.0' in text and 'mem_info_vram' in text
+               for text in warnings(result))
+    assert result['memory_known'] is False
+    assert result['vram_total_bytes'] is None
+
+
+@pytest.mark.parametrize('option', ['nvidia_smi', 'rocm_smi'])
+def test_given_tool_missing_or_not_executable_warns(monkeypatch, capsys, tmp_path, linux,
+                                                   dev_tree, option):
+    accounts(monkeypatch, dev_tree, in_group=True)
+    missing = str(tmp_path / 'bin' / 'missing')
+    code, result = run_module(monkeypatch, capsys,
+                              base_args(tmp_path, dev_tree, **{option: missing}))
+    assert code == 0
+    assert any(missing in text and option in text and 'does not exist' in text
+               for text in warnings(result))
+    plain = tmp_path / 'plain'
+    plain.write_text('#!/bin/sh\n')
+    plain.chmod(0o644)
+    code, result = run_module(monkeypatch, capsys,
+                              base_args(tmp_path, dev_tree, **{option: str(plain)}))
+    assert any(str(plain) in text and 'not executable' in text for text in warnings(result))
+
+
+def test_named_tool_not_in_path_warns(monkeypatch, capsys, tmp_path, linux, dev_tree):
+    accounts(monkeypatch, dev_tree, in_group=True)
+    monkeypatch.setenv('PATH', str(tmp_path))
+    code, result = run_module(monkeypatch, capsys,
+                              base_args(tmp_path, dev_tree, nvidia_smi='my-nvidia-smi'))
+    assert any('my-nvidia-smi' in text and 'PATH' in text for text in warnings(result))
+
+
+@pytest.mark.parametrize('output', [b'', b'\n\n', b'No devices were found\n',
+                                    b'0, GPU, 8192, 0, 8192, banana\n'])
+def test_nvidia_smi_without_usable_rows_warns(monkeypatch, capsys, tmp_path, linux, dev_tree,
+                                              output):
+    accounts(monkeypatch, dev_tree, in_group=True)
+    smi = tool_printing(tmp_path, 'nvidia-smi', output)
+    code, result = run_module(monkeypatch, capsys,
+                              base_args(tmp_path, dev_tree, nvidia_smi=smi))
+    assert code == 0
+    assert any(smi in text and 'NVIDIA memory is reported as unknown' in text
+               for text in warnings(result))
+
+
+def test_unknown_nvidia_memory_totals_are_null_not_zero(monkeypatch, capsys, tmp_path,
+                                                        linux, dev_tree):
+    accounts(monkeypatch, dev_tree, in_group=True)
+    sysfs = tmp_path / 'sys'
+    card = sysfs / 'bus' / 'pci' / 'devices' / '0000:01:00.0'
+    card.mkdir(parents=True)
+    (card / 'vendor').write_text('0x10de\n')
+    (card / 'device').write_text('0x2684\n')
+    (card / 'class').write_text('0x030000\n')
+    code, result = run_module(monkeypatch, capsys,
+                              base_args(tmp_path, dev_tree, sysfs_root=str(sysfs)))
+    assert result['accelerator'] == 'nvidia'
+    assert result['memory_known'] is False
+    assert result['vram_total_bytes'] is None
+    assert result['vram_free_bytes'] is None
+
+
+def test_known_memory_is_flagged(monkeypatch, capsys, tmp_path, linux, dev_tree):
+    accounts(monkeypatch, dev_tree, in_group=True)
+    smi, dummy = fake_tool(tmp_path, 'nvidia-smi', ('nvidia-smi', 'mixed-host.csv'))
+    code, result = run_module(monkeypatch, capsys,
+                              base_args(tmp_path, dev_tree, nvidia_smi=smi))
+    # The radeon card's memory is unknown, but Ollama cannot use it (no amdgpu driver).
+    assert result['memory_known'] is True
+    assert warnings(result) == [] or all('rocm' in text for text in warnings(result))

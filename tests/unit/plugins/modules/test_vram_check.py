@@ -266,3 +266,133 @@ def test_head_dim_from_embedding_and_heads(monkeypatch, capsys):
     code, result = run_module(monkeypatch, capsys, args)
     # Without kv_heads every head keeps keys and values: four times the GQA figure.
     assert result['kv_cache_bytes'] == 4 * GIB
+
+
+# malformed input gets the module's own message, never a traceback
+
+
+
+@pytest.mark.parametrize('args, words', [
+    ({'gpus': [{'vendor': 'nvidia', 'memory_total_bytes': '8GiB'}]},
+     ["gpus[0].memory_total_bytes must be a whole number of bytes", "'8GiB'", '8589934592']),
+    ({'gpus': [{'vendor': 'nvidia', 'memory_total_bytes': 8.5}]},
+     ['gpus[0].memory_total_bytes must be a whole number of bytes']),
+    ({'gpus': [{'vendor': 'nvidia', 'memory_total_bytes': True}]},
+     ['gpus[0].memory_total_bytes must be a whole number of bytes']),
+    ({'gpus': [{'vendor': 'nvidia', 'memory_total_bytes': -8 * GIB}]},
+     ['gpus[0].memory_total_bytes must be 0 or more', 'null when unknown']),
+    ({'gpus': [nvidia(8 * GIB), {'vendor': 'amd', 'memory_total_bytes': 8 * GIB,
+                                 'memory_free_bytes': -1}], 'use_free_memory': True},
+     ['gpus[1].memory_free_bytes must be 0 or more']),
+    ({'gpus': [{'vendor': ['nvidia'], 'memory_total_bytes': 8 * GIB}]},
+     ['gpus[0].vendor must be a string', 'nvidia, amd, apple']),
+])
+def test_malformed_gpus_are_refused(monkeypatch, capsys, args, words):
+    code, result = run_module(monkeypatch, capsys, dict(LLAMA_8B, **args))
+    assert code == 1
+    assert 'Traceback' not in result['msg'] and 'exception' not in result
+    for word in words:
+        assert word in result['msg']
+
+
+def test_candidate_name_must_be_text(monkeypatch, capsys):
+    code, result = run_module(monkeypatch, capsys,
+                              {'candidates': [dict(LLAMA_8B, name=[1])],
+                               'vram_bytes': 8 * GIB})
+    assert code == 1
+    assert 'exception' not in result
+    assert result['msg'].startswith('candidates[0]: name must be a model name')
+    assert '[1]' in result['msg'] and 'llama3.1:8b' in result['msg']
+
+
+@pytest.mark.parametrize('details, shown', [('x', "'x'"), (7, '7'), (['Q4_K_M'], "['Q4_K_M']")])
+def test_model_info_with_details_that_are_not_a_dictionary(monkeypatch, capsys, details,
+                                                           shown):
+    show = {'model_info': SHOW_LLAMA_8B['model_info'], 'details': details}
+    code, result = run_module(monkeypatch, capsys, {'model_info': show, 'vram_bytes': 8 * GIB})
+    assert code == 1
+    assert 'exception' not in result
+    assert 'model_info.details must be a dictionary' in result['msg']
+    assert shown in result['msg']
+
+
+def test_candidate_with_bad_model_info_names_it(monkeypatch, capsys):
+    candidates = [{'name': 'x', 'model_info': {'model_info': {}, 'details': ['Q4_K_M']}}]
+    code, result = run_module(monkeypatch, capsys,
+                              {'candidates': candidates, 'vram_bytes': 8 * GIB})
+    assert code == 1 and 'exception' not in result
+    assert result['msg'].startswith('candidates[0] (x): ')
+
+
+def test_free_memory_above_total_is_capped(monkeypatch, capsys):
+    gpu = {'vendor': 'nvidia', 'memory_total_bytes': 8 * GIB, 'memory_free_bytes': 80 * GIB}
+    code, result = run_module(monkeypatch, capsys,
+                              dict(LLAMA_8B, gpus=[gpu], use_free_memory=True, policy='skip'))
+    assert code == 0
+    assert result['available_bytes'] == 8 * GIB
+    assert any('gpus[0]' in text and 'memory_free_bytes' in text and 'above' in text
+               for text in warnings(result))
+
+
+@pytest.mark.parametrize('vendor', ['NVIDIA', 'Nvidia', ' amd ', 'Apple'])
+def test_vendor_in_any_case_counts(monkeypatch, capsys, vendor):
+    gpu = {'vendor': vendor, 'memory_total_bytes': 8 * GIB, 'memory_free_bytes': None}
+    code, result = run_module(monkeypatch, capsys, dict(LLAMA_8B, gpus=[gpu], policy='skip'))
+    assert code == 0
+    assert result['available_bytes'] == 8 * GIB
+    assert result['verdict'] == 'fits'
+
+
+def _show_with_kv(value):
+    info = dict(SHOW_LLAMA_8B['model_info'])
+    info['llama.attention.head_count_kv'] = value
+    return {'model_info': info, 'details': SHOW_LLAMA_8B['details']}
+
+
+def test_per_layer_head_count_kv_counts_with_its_largest_value(monkeypatch, capsys):
+    code, result = run_module(monkeypatch, capsys,
+                              dict(_show_with_kv([0, 8, 4] + [8] * 29), context_length=8192,
+                                   vram_bytes=24 * GIB))
+    assert code == 0
+    assert result['kv_cache_bytes'] == GIB
+
+
+@pytest.mark.parametrize('value, words', [
+    ([], ['llama.attention.head_count_kv', 'empty list', 'kv_heads']),
+    (['8'], ['llama.attention.head_count_kv', "['8']", 'whole numbers', 'kv_heads']),
+    ([8, 8.5], ['whole numbers']),
+    ([8, True], ['whole numbers']),
+    ([8, None], ['whole numbers']),
+])
+def test_bad_per_layer_head_count_kv_is_refused(monkeypatch, capsys, value, words):
+    code, result = run_module(monkeypatch, capsys,
+                              dict(_show_with_kv(value), vram_bytes=24 * GIB))
+    assert code == 1
+    for word in words:
+        assert word in result['msg']
+
+
+def test_bad_per_layer_list_is_not_needed_when_the_option_is_given(monkeypatch, capsys):
+    code, result = run_module(monkeypatch, capsys,
+                              dict(_show_with_kv([]), kv_heads=8, context_length=8192,
+                                   vram_bytes=24 * GIB))
+    assert code == 0 and result['kv_cache_bytes'] == GIB
+
+
+@pytest.mark.parametrize('kind', ['Q8_0', 'q8_0', 'Q8_0 '])
+def test_kv_cache_type_in_any_case(monkeypatch, capsys, kind):
+    code, result = run_module(monkeypatch, capsys,
+                              dict(LLAMA_8B, vram_bytes=8 * GIB, context_length=8192,
+                                   kv_cache_type=kind))
+    assert code == 0
+    # q8_0 keeps 1.0625 bytes per element where f16 keeps 2: 1 GiB of f16 at 8k.
+    assert result['kv_cache_bytes'] == int(GIB * 1.0625 / 2)
+    assert 'KV cache q8_0' in result['summary']
+
+
+def test_unknown_kv_cache_type_says_what_to_write(monkeypatch, capsys):
+    code, result = run_module(monkeypatch, capsys,
+                              dict(LLAMA_8B, vram_bytes=8 * GIB, kv_cache_type='q5_0'))
+    assert code == 1
+    assert "kv_cache_type 'q5_0'" in result['msg']
+    assert 'f16, q8_0 or q4_0' in result['msg']
