@@ -62,6 +62,19 @@ def accounts(monkeypatch, dev, in_group):
                                                   Gr('render', gid, members)]))
 
 
+def fake_card(sysfs, slot, vendor, device, driver=None):
+    """A PCI display card under a fake sysfs root, bound to ``driver`` when given."""
+    card = sysfs / 'bus' / 'pci' / 'devices' / slot
+    card.mkdir(parents=True)
+    (card / 'vendor').write_text('%s\n' % vendor)
+    (card / 'device').write_text('%s\n' % device)
+    (card / 'class').write_text('0x030000\n')
+    if driver:
+        (sysfs / 'bus' / 'pci' / 'drivers' / driver).mkdir(parents=True)
+        os.symlink('../../drivers/%s' % driver, str(card / 'driver'))
+    return card
+
+
 def base_args(tmp_path, dev, **extra):
     args = {
         'sysfs_root': SYSFS_MIXED,
@@ -175,13 +188,7 @@ def test_rocm_smi_fills_in_when_sysfs_has_no_figures(monkeypatch, capsys, tmp_pa
                                                      dev_tree):
     accounts(monkeypatch, dev_tree, in_group=True)
     sysfs = tmp_path / 'sys'
-    card = sysfs / 'bus' / 'pci' / 'devices' / '0000:0c:00.0'
-    card.mkdir(parents=True)
-    (card / 'vendor').write_text('0x1002\n')
-    (card / 'device').write_text('0x73bf\n')
-    (card / 'class').write_text('0x030000\n')
-    (sysfs / 'bus' / 'pci' / 'drivers' / 'amdgpu').mkdir(parents=True)
-    os.symlink('../../drivers/amdgpu', str(card / 'driver'))
+    fake_card(sysfs, '0000:0c:00.0', '0x1002', '0x73bf', 'amdgpu')
     rocm, rocm_args = fake_tool(tmp_path, 'rocm-smi', ('rocm-smi', 'showmeminfo-vram-two.txt'))
     code, result = run_module(monkeypatch, capsys,
                               base_args(tmp_path, dev_tree, sysfs_root=str(sysfs),
@@ -350,15 +357,9 @@ def test_nvidia_row_of_unknown_shape_is_reported_not_guessed(monkeypatch, capsys
 
 def amd_only_sysfs(tmp_path, total, used):
     sysfs = tmp_path / 'sys'
-    card = sysfs / 'bus' / 'pci' / 'devices' / '0000:0c:00.0'
-    card.mkdir(parents=True)
-    (card / 'vendor').write_text('0x1002\n')
-    (card / 'device').write_text('0x73bf\n')
-    (card / 'class').write_text('0x030000\n')
+    card = fake_card(sysfs, '0000:0c:00.0', '0x1002', '0x73bf', 'amdgpu')
     (card / 'mem_info_vram_total').write_text('%s\n' % total)
     (card / 'mem_info_vram_used').write_text('%s\n' % used)
-    (sysfs / 'bus' / 'pci' / 'drivers' / 'amdgpu').mkdir(parents=True)
-    os.symlink('../../drivers/amdgpu', str(card / 'driver'))
     return str(sysfs)
 
 
@@ -380,7 +381,7 @@ def test_impossible_amdgpu_sysfs_figures_are_unknown(monkeypatch, capsys, tmp_pa
 
 @pytest.mark.parametrize('option', ['nvidia_smi', 'rocm_smi'])
 def test_given_tool_missing_or_not_executable_warns(monkeypatch, capsys, tmp_path, linux,
-                                                   dev_tree, option):
+                                                    dev_tree, option):
     accounts(monkeypatch, dev_tree, in_group=True)
     missing = str(tmp_path / 'bin' / 'missing')
     code, result = run_module(monkeypatch, capsys,
@@ -421,11 +422,7 @@ def test_unknown_nvidia_memory_totals_are_null_not_zero(monkeypatch, capsys, tmp
                                                         linux, dev_tree):
     accounts(monkeypatch, dev_tree, in_group=True)
     sysfs = tmp_path / 'sys'
-    card = sysfs / 'bus' / 'pci' / 'devices' / '0000:01:00.0'
-    card.mkdir(parents=True)
-    (card / 'vendor').write_text('0x10de\n')
-    (card / 'device').write_text('0x2684\n')
-    (card / 'class').write_text('0x030000\n')
+    fake_card(sysfs, '0000:01:00.0', '0x10de', '0x2684')
     code, result = run_module(monkeypatch, capsys,
                               base_args(tmp_path, dev_tree, sysfs_root=str(sysfs)))
     assert result['accelerator'] == 'nvidia'
