@@ -44,10 +44,7 @@ case "${1:-}" in
     exit 1
     ;;
   down)
-    if podman container exists "$name"; then
-      echo "stand-ins: replacing the container $name left by an earlier run"
-      podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
-    fi
+    podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
     ;;
   url)
     echo "http://$name:8080"
