@@ -147,6 +147,21 @@ def check_memory(figures, where, labels, warnings):
     return figures
 
 
+def _nvidia_number(value):
+    """Read one nvidia-smi memory field as (marker, MiB).
+
+    ``marker`` is True for the fields nvidia-smi prints when it cannot read a figure
+    (``[N/A]``, ``[Not Supported]`` ...); ``MiB`` is the number, None when the text is none.
+    """
+    text = value.strip()
+    if text.lower() in _NVIDIA_UNKNOWN or text.startswith('['):
+        return True, None
+    try:
+        return False, float(re.sub(r'\s*MiB$', '', text, flags=re.IGNORECASE))
+    except ValueError:
+        return False, None
+
+
 def _nvidia_figure(value):
     """Read one nvidia-smi memory field (MiB) as bytes.
 
@@ -154,15 +169,10 @@ def _nvidia_figure(value):
     read a figure (``[N/A]``, ``[Not Supported]`` ...), (None, why) for text that is no
     possible figure (``nan``, ``inf``, ``1e308``, a negative number, words).
     """
-    text = value.strip()
-    if text.lower() in _NVIDIA_UNKNOWN or text.startswith('['):
+    marker, number = _nvidia_number(value)
+    if marker:
         return None, None
-    number_text = re.sub(r'\s*MiB$', '', text, flags=re.IGNORECASE)
-    try:
-        number = float(number_text)
-    except ValueError:
-        return None, 'is not a number of MiB'
-    if math.isnan(number) or math.isinf(number):
+    if number is None or math.isnan(number) or math.isinf(number):
         return None, 'is not a number of MiB'
     if number < 0:
         return None, 'is negative'
@@ -173,14 +183,8 @@ def _nvidia_figure(value):
 
 def _is_nvidia_memory_field(value):
     """True when a field has the shape of a memory column: a number or an N/A marker."""
-    text = value.strip()
-    if text.lower() in _NVIDIA_UNKNOWN or text.startswith('['):
-        return True
-    try:
-        float(re.sub(r'\s*MiB$', '', text, flags=re.IGNORECASE))
-    except ValueError:
-        return False
-    return True
+    marker, number = _nvidia_number(value)
+    return marker or number is not None
 
 
 _NVIDIA_LABELS = {'memory_total_bytes': 'memory.total', 'memory_used_bytes': 'memory.used',

@@ -250,3 +250,33 @@ def same_model(first, second):
         return parse_model_name(first).key == parse_model_name(second).key
     except ValueError:
         return False
+
+
+def find_listed(models, name):
+    """The entry of an ``/api/tags``-style list that names ``name`` (a ModelName), or None.
+
+    Either of an entry's ``name`` and ``model`` fields may name it; case does not matter.
+    """
+    for entry in models:
+        for field in ("name", "model"):
+            try:
+                if parse_model_name(entry.get(field) or "").key == name.key:
+                    return entry
+            except ValueError:
+                continue
+    return None
+
+
+def listed_shortest(entry, name):
+    """The short form of the name ``entry`` lists, else ``name.shortest`` (a ModelName).
+
+    Ollama compares names without regard to case, so ``TinyLlama`` and ``tinyllama`` are
+    one model; this names it as the server does.
+    """
+    listed = (entry or {}).get("name") or (entry or {}).get("model")
+    if not listed:
+        return name.shortest
+    try:
+        return parse_model_name(listed).shortest
+    except ValueError:
+        return listed

@@ -259,6 +259,15 @@ def read_ndjson(response, url="", timeout=None, on_line=None):
         yield item
 
 
+def _is_model_entry(entry):
+    """True for a dict with a non-empty ``name`` or ``model``, whose names and digest are text."""
+    if not isinstance(entry, dict):
+        return False
+    texts = [entry[field] for field in ("name", "model", "digest") if field in entry]
+    return all(isinstance(text, str) for text in texts) and bool(
+        entry.get("name") or entry.get("model"))
+
+
 class OllamaClient:
     """Ollama's HTTP API at ``base_url``."""
 
@@ -375,11 +384,7 @@ class OllamaClient:
             raise OllamaProtocolError("models from %s is not a list: %r"
                                       % (self.url(path), models))
         for entry in models:
-            if not isinstance(entry, dict) or not any(
-                    isinstance(entry.get(field), str) and entry.get(field)
-                    for field in ("name", "model")) or any(
-                    field in entry and not isinstance(entry[field], str)
-                    for field in ("name", "model", "digest")):
+            if not _is_model_entry(entry):
                 raise OllamaProtocolError("an entry of models from %s is not a model as Ollama "
                                           "lists one: %r" % (self.url(path), entry))
         return models

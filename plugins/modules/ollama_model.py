@@ -246,7 +246,9 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.localllm.workstation.plugins.module_utils.model_name import (
+    find_listed,
     is_valid_model_name,
+    listed_shortest,
     parse_model_name,
 )
 from ansible_collections.localllm.workstation.plugins.module_utils.ollama_api import (
@@ -335,21 +337,6 @@ def modelfile_blob(show):
     return None
 
 
-def find_entry(models, name):
-    """The /api/tags entry of ``name`` (a ModelName), or None."""
-    for entry in models:
-        for field in ("name", "model"):
-            text = entry.get(field)
-            if not text:
-                continue
-            try:
-                if parse_model_name(text).key == name.key:
-                    return entry
-            except ValueError:
-                continue
-    return None
-
-
 def model_names(models):
     return sorted(entry.get("name") or entry.get("model") or "" for entry in models)
 
@@ -419,7 +406,7 @@ class ModelTask:
     def result(self, models_before, models_after, entry):
         result = dict(
             changed=self.changed,
-            model=self.listed_name(entry),
+            model=listed_shortest(entry, self.name),
             action=self.action,
             digest=(entry or {}).get("digest"),
             size=(entry or {}).get("size"),
@@ -435,20 +422,6 @@ class ModelTask:
                 "after_header": "models on %s" % self.client.base_url,
             }
         return result
-
-    def listed_name(self, entry):
-        """The name as /api/tags lists it when the server has the model, else the short form.
-
-        Ollama compares names without regard to case, so C(TinyLlama) and
-        C(tinyllama) are one model; the result names it as the server does.
-        """
-        listed = (entry or {}).get("name") or (entry or {}).get("model")
-        if listed:
-            try:
-                return parse_model_name(listed).shortest
-            except ValueError:
-                return listed
-        return self.name.shortest
 
     def remote_digest(self, name):
         """(digest, manifest) from the registry, or (None, None) with a warning."""
@@ -507,7 +480,7 @@ class ModelTask:
         except (OllamaHTTPError, OllamaProtocolError, OllamaTimeoutError) as exc:
             self.fail_after(name, entry_before, "pull", str(exc))
         after = self.client.tags()
-        entry = find_entry(after, name)
+        entry = find_listed(after, name)
         if entry is None:
             raise TaskFailed("Ollama reported success pulling %s, but /api/tags does not list "
                              "it" % name.shortest, status_lines=self.log.kept)
@@ -523,8 +496,8 @@ class ModelTask:
         """Fail a pull or create, saying whether the model is listed now."""
         try:
             # A short wait: the server may be the reason the pull failed.
-            listed = find_entry(self.client.tags(timeout=max(self.params["connect_timeout"], 30)),
-                                name)
+            models = self.client.tags(timeout=max(self.params["connect_timeout"], 30))
+            listed = find_listed(models, name)
         except OllamaError as exc:
             state = "could not ask /api/tags afterwards (%s)" % exc
         else:
@@ -542,7 +515,7 @@ class ModelTask:
     # -- states ---------------------------------------------------------
     def run(self):
         models = self.client.tags()
-        entry = find_entry(models, self.name)
+        entry = find_listed(models, self.name)
         if self.params["state"] == "absent":
             return self.absent(models, entry)
         if self.base is None:
@@ -561,7 +534,7 @@ class ModelTask:
         else:
             self.client.delete(listed)
             self.changed = True
-            if find_entry(self.client.tags(), self.name) is not None:
+            if find_listed(self.client.tags(), self.name) is not None:
                 raise TaskFailed("Ollama accepted the removal of %s, but /api/tags still lists "
                                  "it" % self.name.shortest, changed=True)
         return self.result(models, after, None)
@@ -584,7 +557,7 @@ class ModelTask:
 
     def derived_model(self, models, entry):
         names = model_names(models)
-        base_entry = find_entry(models, self.base)
+        base_entry = find_listed(models, self.base)
         pull, dummy, manifest = self.needs_pull(self.base, base_entry)
         base_pending = pull and self.check
         if base_pending:
@@ -612,7 +585,7 @@ class ModelTask:
             return self.result(models, after, entry)
         self.create(entry)
         after_models = self.client.tags()
-        new_entry = find_entry(after_models, self.name)
+        new_entry = find_listed(after_models, self.name)
         if new_entry is None:
             raise TaskFailed("Ollama reported success creating %s, but /api/tags does not list "
                              "it" % self.name.shortest, status_lines=self.log.kept)

@@ -176,6 +176,8 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.localllm.workstation.plugins.module_utils.model_name import (
+    find_listed,
+    listed_shortest,
     parse_model_name,
 )
 from ansible_collections.localllm.workstation.plugins.module_utils.ollama_api import (
@@ -191,19 +193,6 @@ from ansible_collections.localllm.workstation.plugins.module_utils.ollama_api im
 SHOW_FIELDS = ("details", "model_info", "projector_info", "template", "system",
                "capabilities", "modified_at", "license", "modelfile", "remote_model",
                "remote_host")
-
-
-def listed_name(models, name):
-    """The short form of the name /api/tags lists for ``name``, else the name as asked."""
-    for entry in models:
-        for field in ("name", "model"):
-            try:
-                listed = parse_model_name(entry.get(field) or "")
-            except ValueError:
-                continue
-            if listed.key == name.key:
-                return listed.shortest
-    return name.shortest
 
 
 def describe(shown):
@@ -260,7 +249,8 @@ def main():
             if shown is None:
                 result["missing"].append(name.shortest)
             else:
-                result["show"][listed_name(result["models"], name)] = describe(shown)
+                listed = find_listed(result["models"], name)
+                result["show"][listed_shortest(listed, name)] = describe(shown)
     except OllamaConnectionError as exc:
         module.fail_json(msg="Ollama is not answering at %s: start the service or set host "
                              "(%s, after %d attempts)" % (url, exc.reason, client.attempts),

@@ -4,7 +4,9 @@
 import pytest
 
 from ansible_collections.localllm.workstation.plugins.module_utils.model_name import (
+    find_listed,
     is_valid_model_name,
+    listed_shortest,
     parse_model_name,
     qualified_name,
     same_model,
@@ -127,3 +129,18 @@ def test_non_string_is_rejected():
     with pytest.raises(ValueError) as caught:
         parse_model_name(None)
     assert "is a string" in str(caught.value)
+
+
+def test_find_listed_matches_either_field_in_any_case_and_skips_bad_names():
+    models = [{"name": "not a name!"}, {"model": "TinyLlama:latest"}, {"name": "qwen3:8b"}]
+    assert find_listed(models, parse_model_name("tinyllama")) == models[1]
+    assert find_listed(models, parse_model_name("registry.ollama.ai/library/qwen3:8b")) \
+        == models[2]
+    assert find_listed(models, parse_model_name("mistral")) is None
+
+
+def test_listed_shortest_names_the_model_as_the_server_does():
+    asked = parse_model_name("TinyLlama")
+    assert listed_shortest({"name": "registry.ollama.ai/library/tinyllama:latest"}, asked) \
+        == "tinyllama:latest"
+    assert listed_shortest(None, asked) == "TinyLlama:latest"
